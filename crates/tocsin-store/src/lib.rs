@@ -1,1 +1,284 @@
-//! placeholder
+//! Tocsin's storage: one [`Store`] trait with two backends behind it.
+//!
+//! - [`SqliteStore`] ([`open_sqlite`]): the embedded default, one `tocsin.db` file in the data
+//!   folder, in WAL mode.
+//! - [`PostgresStore`] ([`open_postgres`]): the cluster backend, shared by every node.
+//!
+//! [`open`] and [`open_in`] pick one from a [`StorageConfig`]. Both backends pass the same
+//! conformance suite (`tests/conformance.rs`), so the rest of Tocsin never asks which one it has.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tocsin_store::StoreError> {
+//! use tocsin_store::{EventQuery, Store, StorageConfig};
+//!
+//! let store = tocsin_store::open_in(&StorageConfig::default(), "/tmp/tocsin".as_ref()).await?;
+//! let mut q = EventQuery::new("default");
+//! q.text = Some("server room".into());
+//! let page = store.query_events(&q).await?;
+//! for event in &page.items {
+//!     println!("{} {}", event.time, event.message.as_deref().unwrap_or(""));
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Architecture invariants:
+//!
+//! - Every read names a tenant and filters on it; only retention ([`Store::purge_events_before`])
+//!   spans tenants.
+//! - SQL comes from constants and `.sql` files only; every user value is a bound parameter and a
+//!   free-text needle is escaped before it becomes a `LIKE` pattern.
+//! - Listings are newest first with keyset cursors, so a page never repeats or skips a row when
+//!   others are inserted meanwhile.
+//! - Times are stored as microseconds since the epoch in both backends: ordering, range filters
+//!   and cursors are exact at that precision. The stored JSON keeps the full time.
+//! - Records are stored as JSON and returned whole. NUL characters, which PostgreSQL cannot
+//!   store in text, are replaced with U+FFFD by both backends alike. Dead letters keep their raw
+//!   bytes exactly.
+
+#![warn(missing_docs)]
+
+mod config;
+mod cursor;
+mod error;
+mod migrate;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tocsin_model::{Alert, AlertStatus, DeadLetter, Domain, Event};
+use ulid::Ulid;
+
+pub use config::{DEFAULT_DATA_DIR, StorageConfig, open, open_in, redact_url};
+pub use error::StoreError;
+pub(crate) use error::conflict_or;
+pub use postgres::{
+    ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore, open_postgres, open_postgres_with,
+};
+pub use sqlite::{SQLITE_FILE_NAME, SqliteStore, open_sqlite};
+
+/// The largest page a listing returns; larger limits are cut to it.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The page size of the query constructors.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Where Tocsin keeps events, dead letters, alerts and API tokens.
+///
+/// Listings return newest first, at most `limit` items (clamped to 1..=[`MAX_PAGE_SIZE`]), and a
+/// `next_cursor` when more follow; pass it back unchanged as `cursor` for the next page. A cursor
+/// that the same listing did not hand out is [`StoreError::BadCursor`].
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Stores a batch in one transaction and returns how many were new. An event whose id is
+    /// already stored is ignored and not counted, so a replayed batch stores nothing twice.
+    async fn insert_events(&self, events: &[Event]) -> Result<u64, StoreError>;
+
+    /// One event of `tenant` by id.
+    async fn get_event(&self, tenant: &str, id: Ulid) -> Result<Option<Event>, StoreError>;
+
+    /// Events matching every filter of `q`, newest first by `(time, id)`.
+    async fn query_events(&self, q: &EventQuery) -> Result<Page<Event>, StoreError>;
+
+    /// Retention: deletes events of every tenant whose event time is before `before`, in small
+    /// batches so that ingest is not held up. Returns how many were deleted.
+    async fn purge_events_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Stores a dead letter with its raw bytes exactly; a replayed id is ignored.
+    async fn insert_dead_letter(&self, d: &DeadLetter) -> Result<(), StoreError>;
+
+    /// Dead letters of a tenant, newest first by `(received, id)`.
+    async fn list_dead_letters(&self, q: &DeadLetterQuery) -> Result<Page<DeadLetter>, StoreError>;
+
+    /// Retention for dead letters: deletes those received before `before`, of every tenant.
+    ///
+    /// The default answers [`StoreError::Unsupported`]; both backends and any wrapper should
+    /// implement or forward it.
+    async fn purge_dead_letters_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "purge_dead_letters_before",
+        })
+    }
+
+    /// Inserts the alert, or replaces the stored alert with the same id. An id that belongs to
+    /// another tenant is [`StoreError::Conflict`] and changes nothing.
+    async fn upsert_alert(&self, a: &Alert) -> Result<(), StoreError>;
+
+    /// The deduplication lookup: the alert of `tenant` with `dedup_key` seen most recently, if its
+    /// `last_seen` is at or after `since` and it is not closed. A closed alert is never reopened
+    /// by a repeat; the detector raises a new one.
+    async fn find_open_alert(
+        &self,
+        tenant: &str,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Alert>, StoreError>;
+
+    /// One alert of `tenant` by id.
+    async fn get_alert(&self, tenant: &str, id: Ulid) -> Result<Option<Alert>, StoreError>;
+
+    /// Alerts matching every filter of `q`, newest first by `(detected, id)`.
+    async fn query_alerts(&self, q: &AlertQuery) -> Result<Page<Alert>, StoreError>;
+
+    /// Stores an API token. A token hash or id that is already stored is
+    /// [`StoreError::Conflict`].
+    async fn insert_token(&self, t: &ApiToken) -> Result<(), StoreError>;
+
+    /// The token with this hash (hex SHA-256 of the secret), of whatever tenant.
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// The tokens of a tenant, oldest first. The default answers [`StoreError::Unsupported`].
+    async fn list_tokens(&self, tenant: &str) -> Result<Vec<ApiToken>, StoreError> {
+        let _ = tenant;
+        Err(StoreError::Unsupported {
+            operation: "list_tokens",
+        })
+    }
+
+    /// Revokes a token of `tenant`; `false` when there was none with that id. The default
+    /// answers [`StoreError::Unsupported`].
+    async fn delete_token(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let _ = (tenant, id);
+        Err(StoreError::Unsupported {
+            operation: "delete_token",
+        })
+    }
+
+    /// Checks that the database answers (for health checks).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes the connections, waiting for queries in flight. Later calls fail with
+    /// [`StoreError::Unavailable`]. The default does nothing (connections close when dropped).
+    async fn close(&self) {}
+}
+
+/// Filters for [`Store::query_events`]. Every filter that is set must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only this tenant's events; always applied.
+    pub tenant: String,
+    /// Event time at or after this (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Event time before this (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// Only this domain.
+    pub domain: Option<Domain>,
+    /// Only this class, exactly.
+    pub class: Option<String>,
+    /// Matches `site` or the resolved `site_id`, exactly.
+    pub site: Option<String>,
+    /// Matches `person`, the resolved `person_id`, `user` or `badge`, exactly.
+    pub person: Option<String>,
+    /// Case-insensitive substring of `message` or of the serialised `fields` (JSON text).
+    pub text: Option<String>,
+    /// Page size, clamped to 1..=[`MAX_PAGE_SIZE`].
+    pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl EventQuery {
+    /// All events of `tenant`, [`DEFAULT_PAGE_SIZE`] per page.
+    pub fn new(tenant: impl Into<String>) -> Self {
+        EventQuery {
+            tenant: tenant.into(),
+            from: None,
+            to: None,
+            domain: None,
+            class: None,
+            site: None,
+            person: None,
+            text: None,
+            limit: DEFAULT_PAGE_SIZE,
+            cursor: None,
+        }
+    }
+}
+
+/// Filters for [`Store::list_dead_letters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQuery {
+    /// Only this tenant's dead letters; always applied.
+    pub tenant: String,
+    /// Only those received by this configured source.
+    pub source: Option<String>,
+    /// Page size, clamped to 1..=[`MAX_PAGE_SIZE`].
+    pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl DeadLetterQuery {
+    /// All dead letters of `tenant`, [`DEFAULT_PAGE_SIZE`] per page.
+    pub fn new(tenant: impl Into<String>) -> Self {
+        DeadLetterQuery {
+            tenant: tenant.into(),
+            source: None,
+            limit: DEFAULT_PAGE_SIZE,
+            cursor: None,
+        }
+    }
+}
+
+/// Filters for [`Store::query_alerts`]. Every filter that is set must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// Only this tenant's alerts; always applied.
+    pub tenant: String,
+    /// Only alerts raised by this detector.
+    pub detector: Option<String>,
+    /// Only alerts in this state.
+    pub status: Option<AlertStatus>,
+    /// Only alerts at least this severe (OCSF id 0–6).
+    pub severity_min: Option<u8>,
+    /// Page size, clamped to 1..=[`MAX_PAGE_SIZE`].
+    pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl AlertQuery {
+    /// All alerts of `tenant`, [`DEFAULT_PAGE_SIZE`] per page.
+    pub fn new(tenant: impl Into<String>) -> Self {
+        AlertQuery {
+            tenant: tenant.into(),
+            detector: None,
+            status: None,
+            severity_min: None,
+            limit: DEFAULT_PAGE_SIZE,
+            cursor: None,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A machine credential. Only the hash of the secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Stable id, shown to admins and used to revoke it.
+    pub id: String,
+    /// What the token is for, e.g. `hq-door-controller ingest`.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the secret; unique.
+    pub token_hash: String,
+    /// The role it acts with (`viewer`, `admin`, `ingest`, ...).
+    pub role: String,
+    /// The tenant it is confined to.
+    pub tenant: String,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+}
