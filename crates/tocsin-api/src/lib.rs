@@ -1,1 +1,94 @@
-//! placeholder
+//! Tocsin's HTTP API: REST under `/api/v1`, the live stream (Server-Sent Events), `/metrics`,
+//! `/healthz` and the dashboard shell.
+//!
+//! [`router`] builds the whole app from an [`AppState`]; tests drive it with `oneshot` or over a
+//! socket. Every route but `/healthz` and the static dashboard shell requires a bearer token,
+//! checked in one place ([`auth::require_auth`]).
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+mod routes;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use tocsin_bus::LiveBus;
+use tocsin_sources::http::HttpSource;
+use tocsin_sources::{Sink, Source};
+use tocsin_store::Store;
+
+pub use auth::{Principal, Role, hash_token};
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// Everything a request handler may reach.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Every configured source, for `/api/v1/sources`.
+    pub sources: Vec<Arc<dyn Source>>,
+    /// HTTP sources, whose tokens may post events.
+    pub http_sources: Vec<Arc<HttpSource>>,
+    /// Where events posted with a user token go.
+    pub api_source: Arc<HttpSource>,
+    /// The pipeline's input.
+    pub sink: Sink,
+    pub live: LiveBus,
+    pub metrics: Arc<Metrics>,
+    /// SHA-256 (hex) of `TOCSIN_BOOTSTRAP_TOKEN`, when set.
+    pub bootstrap_token_hash: Option<String>,
+    /// False until the pipeline runs; `/healthz` answers 503 until then.
+    pub ready: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("sources", &self.sources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest body any route accepts; HTTP sources apply their own, smaller limit.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The whole HTTP app.
+pub fn router(state: Arc<AppState>) -> Router {
+    let ingest_limit = state
+        .http_sources
+        .iter()
+        .map(|s| s.max_body_bytes())
+        .chain(std::iter::once(state.api_source.max_body_bytes()))
+        .max()
+        .unwrap_or(MAX_BODY_BYTES)
+        .min(MAX_BODY_BYTES);
+    let api = Router::new()
+        .route(
+            "/api/v1/events",
+            post(routes::post_events)
+                .get(routes::list_events)
+                // One byte past the largest source limit, so the source itself answers 413 with
+                // its own message.
+                .layer(DefaultBodyLimit::max(ingest_limit.saturating_add(1))),
+        )
+        .route("/api/v1/events/{id}", get(routes::get_event))
+        .route("/api/v1/deadletters", get(routes::list_dead_letters))
+        .route("/api/v1/sources", get(routes::list_sources))
+        .route("/api/v1/alerts", get(routes::list_alerts))
+        .route("/api/v1/alerts/{id}", get(routes::get_alert))
+        .route("/api/v1/stream", get(routes::stream))
+        .route("/api/v1/openapi.json", get(routes::openapi))
+        .route("/metrics", get(routes::metrics))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/", get(routes::dashboard))
+        .merge(api)
+        .fallback(routes::not_found)
+        .with_state(state)
+}

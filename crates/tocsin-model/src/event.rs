@@ -360,18 +360,20 @@ impl Event {
                 limit: ctx.limits.max_record_bytes,
             });
         }
-        let input: EventInput =
-            serde_json::from_slice(bytes).map_err(|e| ModelError::Json(e.to_string()))?;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let input: EventInput = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+        de.end().map_err(|e| ModelError::Json(e.to_string()))?;
         Event::from_input(input, ctx)
     }
 
     /// Parses one record already decoded as a JSON value, in Tocsin's own form.
     pub fn from_value(value: Value, ctx: &IngestContext<'_>) -> Result<Event, ModelError> {
         if !value.is_object() {
-            return Err(ModelError::Json("an event must be a JSON object".to_owned()));
+            return Err(ModelError::Json(
+                "an event must be a JSON object".to_owned(),
+            ));
         }
-        let input: EventInput =
-            serde_json::from_value(value).map_err(|e| ModelError::Json(e.to_string()))?;
+        let input: EventInput = serde_path_to_error::deserialize(value).map_err(json_error)?;
         Event::from_input(input, ctx)
     }
 
@@ -516,6 +518,17 @@ impl Event {
                 lookup_path(&self.fields, path).cloned()
             }
         }
+    }
+}
+
+/// Names the field a JSON error is about, e.g. "field `time`: premature end of input".
+fn json_error<E: fmt::Display>(e: serde_path_to_error::Error<E>) -> ModelError {
+    let path = e.path().to_string();
+    let inner = e.into_inner().to_string();
+    if path.is_empty() || path == "." {
+        ModelError::Json(inner)
+    } else {
+        ModelError::Json(format!("field `{path}`: {inner}"))
     }
 }
 

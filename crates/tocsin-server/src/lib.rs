@@ -1,1 +1,326 @@
-//! placeholder
+//! Wires sources, pipeline, store, detection, notification and the API into a running server.
+//!
+//! [`start`] is what `tocsin serve`, `tocsin demo`, `tocsin ingest` and the tests call; it returns
+//! a [`RunningServer`] whose address is bound (port 0 resolves) and whose pipeline is running.
+
+pub mod config;
+pub mod demo;
+pub mod pipeline;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tocsin_api::{AppState, Metrics, hash_token};
+use tocsin_bus::{LiveBus, Queue};
+use tocsin_detect::{Detector, RuleDetector};
+use tocsin_model::{Clock, SystemClock};
+use tocsin_notify::{LogNotifier, Notifier};
+use tocsin_sources::http::HttpSource;
+use tocsin_sources::{BuiltSource, Sink, Source};
+use tocsin_store::{StorageConfig, Store};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, ConfigError, ConfigErrors};
+pub use pipeline::{Enricher, NoEnrichment, Progress};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Store(#[from] tocsin_store::StoreError),
+    #[error("{0}")]
+    Source(#[from] tocsin_sources::BuildError),
+    #[error("detection: {0}")]
+    Rules(#[from] tocsin_detect::RuleError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("source {name:?} could not start: {source}")]
+    SourceStart {
+        name: String,
+        source: std::io::Error,
+    },
+}
+
+/// How to run: the config plus what the command line overrides.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub config: Config,
+    /// Where to listen for HTTP; `None` runs the pipeline without the API (for `tocsin ingest`).
+    pub listen: Option<SocketAddr>,
+    /// Overrides `config.data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Whether to start the configured network sources (syslog listeners).
+    pub start_sources: bool,
+    /// Plain bootstrap admin token (`TOCSIN_BOOTSTRAP_TOKEN`); only its hash is kept.
+    pub bootstrap_token: Option<String>,
+    pub clock: Arc<dyn Clock>,
+    /// A store to use instead of opening the configured one (tests wrap a store this way).
+    pub store: Option<Arc<dyn Store>>,
+}
+
+impl ServerOptions {
+    pub fn new(config: Config) -> Self {
+        Self {
+            listen: Some(config.listen),
+            config,
+            data_dir: None,
+            start_sources: true,
+            bootstrap_token: None,
+            clock: Arc::new(SystemClock),
+            store: None,
+        }
+    }
+}
+
+/// A started server.
+pub struct RunningServer {
+    /// The bound HTTP address, when listening.
+    pub addr: Option<SocketAddr>,
+    pub state: Arc<AppState>,
+    /// The pipeline's input, for in-process feeders (demo, file ingest).
+    pub sink: Sink,
+    pub progress: Arc<Progress>,
+    pub progress_rx: watch::Receiver<()>,
+    pub data_dir: PathBuf,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// A token that, when cancelled, stops the server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until `n` events have been stored and run through detection.
+    pub async fn wait_processed(&mut self, n: u64) {
+        loop {
+            if self.progress.stored() >= n && self.progress.detected() >= n {
+                return;
+            }
+            if self.progress_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until `n` dead letters have been written.
+    pub async fn wait_dead_letters(&mut self, n: u64) {
+        while self.progress.dead_letters() < n {
+            if self.progress_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Stops sources and the HTTP server, then waits for their tasks.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until the shutdown token is cancelled.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+}
+
+/// Opens the store, builds the pipeline and sources, binds the listener and starts everything.
+pub async fn start(opts: ServerOptions) -> Result<RunningServer, StartError> {
+    start_with(opts, Arc::new(NoEnrichment)).await
+}
+
+/// [`start`] with an organisation model's enricher.
+pub async fn start_with(
+    opts: ServerOptions,
+    enricher: Arc<dyn Enricher>,
+) -> Result<RunningServer, StartError> {
+    let cfg = &opts.config;
+    let data_dir = opts
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.clone());
+    let store: Arc<dyn Store> = match (&opts.store, &cfg.storage) {
+        (Some(store), _) => store.clone(),
+        (None, StorageConfig::Sqlite { .. }) => {
+            Arc::new(tocsin_store::open_sqlite(&data_dir).await?)
+        }
+        (None, other) => tocsin_store::open(other).await?,
+    };
+
+    let mut built = Vec::new();
+    for s in &cfg.sources {
+        built.push(tocsin_sources::build_typed(s)?);
+    }
+    let api_source = Arc::new(HttpSource::admin(tocsin_model::DEFAULT_TENANT));
+    let http_sources: Vec<Arc<HttpSource>> = built
+        .iter()
+        .filter_map(|b| match b {
+            BuiltSource::Http(h) => Some(h.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut sources: Vec<Arc<dyn Source>> = vec![api_source.clone()];
+    sources.extend(built.iter().map(BuiltSource::as_source));
+
+    let p = &cfg.pipeline;
+    let (ingest_q, ingest_rx) = Queue::bounded("ingest", p.ingest_queue);
+    let (store_q, store_rx) = Queue::bounded("store", p.store_queue);
+    let (detect_q, detect_rx) = Queue::bounded("detect", p.detect_queue);
+    let (dead_tx, dead_rx) = mpsc::channel(p.dead_letter_queue.max(1));
+    let dead_probe = dead_tx.clone();
+    let probe = |q: &Queue<tocsin_model::Event>| -> tocsin_api::metrics::DepthProbe {
+        let q = q.clone();
+        Arc::new(move || (q.depth(), q.capacity()))
+    };
+    let queues: Vec<(&'static str, tocsin_api::metrics::DepthProbe)> = vec![
+        ("ingest", probe(&ingest_q)),
+        ("store", probe(&store_q)),
+        ("detect", probe(&detect_q)),
+        (
+            "dead_letter",
+            Arc::new(move || {
+                (
+                    dead_probe.max_capacity() - dead_probe.capacity(),
+                    dead_probe.max_capacity(),
+                )
+            }),
+        ),
+    ];
+    let metrics = Arc::new(Metrics::new(sources.clone(), queues));
+    let sink = Sink::new(ingest_q.sender().clone(), dead_tx, opts.clock.clone());
+    let live = LiveBus::new(1024);
+    let (progress, progress_rx) = Progress::new();
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+
+    // Pipeline stages end when their input closes, not on shutdown, so that whatever was accepted
+    // is still written; they are not joined on stop.
+    tokio::spawn(pipeline::enrich_stage(
+        ingest_rx,
+        enricher,
+        store_q.sender().clone(),
+        detect_q.sender().clone(),
+        metrics.clone(),
+    ));
+    drop((store_q, detect_q));
+    let detectors: Vec<Box<dyn Detector>> = vec![Box::new(RuleDetector::new(
+        cfg.detect.rules.clone(),
+        cfg.detect.max_groups,
+    )?)];
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier::new("log"))];
+    let detect = pipeline::DetectStage {
+        detectors,
+        alerts: pipeline::AlertStage {
+            store: store.clone(),
+            live: live.clone(),
+            notifiers,
+            metrics: metrics.clone(),
+            clock: opts.clock.clone(),
+        },
+        metrics: metrics.clone(),
+        progress: progress.clone(),
+    };
+    tokio::spawn(detect.run(detect_rx));
+    tokio::spawn(pipeline::store_stage(
+        store_rx,
+        store.clone(),
+        p.store_batch,
+        metrics.clone(),
+        progress.clone(),
+    ));
+    tokio::spawn(pipeline::dead_letter_stage(
+        dead_rx,
+        store.clone(),
+        metrics.clone(),
+        progress.clone(),
+    ));
+    tasks.push(tokio::spawn(pipeline::retention_task(
+        store.clone(),
+        cfg.retention_days,
+        opts.clock.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    )));
+
+    if opts.start_sources {
+        for s in &sources {
+            let handles = s
+                .clone()
+                .start(sink.clone(), shutdown.clone())
+                .await
+                .map_err(|e| StartError::SourceStart {
+                    name: s.info().name.clone(),
+                    source: e,
+                })?;
+            tasks.extend(handles);
+        }
+    }
+
+    let state = Arc::new(AppState {
+        store,
+        sources,
+        http_sources,
+        api_source,
+        sink: sink.clone(),
+        live,
+        metrics,
+        bootstrap_token_hash: opts.bootstrap_token.as_deref().map(hash_token),
+        ready: false.into(),
+    });
+
+    let mut addr = None;
+    if let Some(listen) = opts.listen {
+        let listener =
+            tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| StartError::Listen {
+                    addr: listen,
+                    source: e,
+                })?;
+        let bound = listener.local_addr().map_err(|e| StartError::Listen {
+            addr: listen,
+            source: e,
+        })?;
+        addr = Some(bound);
+        let app = tocsin_api::router(state.clone());
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                stop.cancelled().await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "http server stopped");
+            }
+        }));
+    }
+    state.ready.store(true, Ordering::Release);
+    Ok(RunningServer {
+        addr,
+        state,
+        sink,
+        progress,
+        progress_rx,
+        data_dir,
+        shutdown,
+        tasks,
+    })
+}

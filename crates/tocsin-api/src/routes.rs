@@ -1,0 +1,311 @@
+//! Request handlers. Each takes the caller's [`Principal`] and scopes every query to its tenant.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::json;
+use tocsin_bus::LiveMessage;
+use tocsin_model::{AlertStatus, Domain};
+use tocsin_sources::Source;
+use tocsin_sources::http::IngestRefused;
+use tocsin_store::{AlertQuery, DeadLetterQuery, EventQuery};
+use tokio::sync::broadcast::error::RecvError;
+use ulid::Ulid;
+
+use crate::auth::{Principal, Role};
+use crate::{AppState, error::ApiError};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "starting" })),
+        )
+            .into_response()
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn dashboard() -> Html<&'static str> {
+    Html(include_str!("dashboard.html"))
+}
+
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
+    let text = state
+        .metrics
+        .render()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+pub async fn post_events(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let source = match &principal {
+        Principal::Source(s) => s.clone(),
+        Principal::User { role, tenant, .. } => {
+            if *role < Role::Lead {
+                return Err(ApiError::Forbidden);
+            }
+            if tenant != &state.api_source.info().tenant {
+                return Err(ApiError::Forbidden);
+            }
+            state.api_source.clone()
+        }
+    };
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "body is larger than the limit of {} bytes",
+                source.max_body_bytes()
+            ))
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    match source.ingest(&body, &state.sink) {
+        Ok(report) => Ok((StatusCode::ACCEPTED, Json(report)).into_response()),
+        Err(e @ IngestRefused::TooLarge { .. }) => Err(ApiError::PayloadTooLarge(e.to_string())),
+        Err(IngestRefused::Overloaded { retry_after_secs }) => {
+            Err(ApiError::Overloaded(retry_after_secs))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventParams {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    domain: Option<String>,
+    class: Option<String>,
+    site: Option<String>,
+    person: Option<String>,
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+fn bounded(s: Option<String>, name: &str) -> ApiResult<Option<String>> {
+    match s {
+        Some(v) if v.len() > 256 => Err(ApiError::BadRequest(format!(
+            "parameter {name} is longer than 256 bytes"
+        ))),
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+pub async fn list_events(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let domain = p
+        .domain
+        .map(|d| d.parse::<Domain>())
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let q = EventQuery {
+        tenant: principal.tenant().to_owned(),
+        from: p.from,
+        to: p.to,
+        domain,
+        class: bounded(p.class, "class")?,
+        site: bounded(p.site, "site")?,
+        person: bounded(p.person, "person")?,
+        text: bounded(p.q, "q")?,
+        limit: p.limit.unwrap_or(100),
+        cursor: bounded(p.cursor, "cursor")?,
+    };
+    Ok(Json(state.store.query_events(&q).await?).into_response())
+}
+
+fn parse_id(id: &str) -> ApiResult<Ulid> {
+    Ulid::from_string(id).map_err(|_| ApiError::BadRequest(format!("{id:?} is not a valid id")))
+}
+
+pub async fn get_event(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    match state.store.get_event(principal.tenant(), id).await? {
+        Some(e) => Ok(Json(e).into_response()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterParams {
+    source: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list_dead_letters(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    params: Result<Query<DeadLetterParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = DeadLetterQuery {
+        tenant: principal.tenant().to_owned(),
+        source: bounded(p.source, "source")?,
+        limit: p.limit.unwrap_or(100),
+        cursor: bounded(p.cursor, "cursor")?,
+    };
+    Ok(Json(state.store.list_dead_letters(&q).await?).into_response())
+}
+
+pub async fn list_sources(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+) -> Json<serde_json::Value> {
+    let items: Vec<_> = state
+        .sources
+        .iter()
+        .filter(|s| s.info().tenant == principal.tenant())
+        .map(|s| s.status())
+        .collect();
+    Json(json!({ "items": items }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    detector: Option<String>,
+    status: Option<String>,
+    severity_min: Option<u8>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list_alerts(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let status = p
+        .status
+        .map(|s| {
+            AlertStatus::parse(&s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status {s:?} is not one of open, acknowledged, closed"
+                ))
+            })
+        })
+        .transpose()?;
+    let q = AlertQuery {
+        tenant: principal.tenant().to_owned(),
+        detector: bounded(p.detector, "detector")?,
+        status,
+        severity_min: p.severity_min,
+        limit: p.limit.unwrap_or(100),
+        cursor: bounded(p.cursor, "cursor")?,
+    };
+    Ok(Json(state.store.query_alerts(&q).await?).into_response())
+}
+
+pub async fn get_alert(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    match state.store.get_alert(principal.tenant(), id).await? {
+        Some(a) => Ok(Json(a).into_response()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// Live alerts for the caller's tenant as Server-Sent Events (`alert.new`, `alert.updated`),
+/// with keep-alive comments. A subscriber that falls behind gets a `lagged` event saying how many
+/// messages it missed, so the dashboard can reload instead of silently showing a gap.
+pub async fn stream(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut rx = state.live.subscribe();
+    let tenant = principal.tenant().to_owned();
+    let metrics = state.metrics.clone();
+    let stream = async_stream(move |tx| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(msg) if msg.tenant() == tenant => {
+                    let alert = match &msg {
+                        LiveMessage::AlertNew(a) | LiveMessage::AlertUpdated(a) => a,
+                    };
+                    SseEvent::default()
+                        .event(msg.kind())
+                        .json_data(alert.as_ref())
+                        .unwrap_or_else(|_| SseEvent::default().comment("unencodable"))
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    metrics.live_lagged.inc_by(n);
+                    SseEvent::default()
+                        .event("lagged")
+                        .data(json!({ "missed": n }).to_string())
+                }
+                Err(RecvError::Closed) => break,
+            };
+            if tx.send(Ok(ev)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task through a small bounded channel; the task ends when the client leaves.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}

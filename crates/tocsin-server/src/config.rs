@@ -1,0 +1,422 @@
+//! `tocsin.toml`: the typed server configuration, with errors that name file, line and field.
+//!
+//! ```toml
+//! version = 1
+//! listen = "127.0.0.1:8080"
+//! data_dir = "tocsin-data"
+//! retention_days = 30
+//!
+//! [storage]
+//! backend = "sqlite"          # or: backend = "postgres", url = "postgres://..."
+//!
+//! [pipeline]
+//! ingest_queue = 10000
+//!
+//! [[sources]]
+//! type = "syslog"
+//! name = "dc-syslog"
+//! udp = "0.0.0.0:5514"
+//!
+//! [[detect.rules]]
+//! id = "door-forced"
+//! ...
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tocsin_detect::Rule;
+use tocsin_sources::SourceConfig;
+use tocsin_store::StorageConfig;
+
+/// The file name of the main config inside a config folder.
+pub const CONFIG_FILE: &str = "tocsin.toml";
+
+/// The current config format version.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version of this file; only `1` exists.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Address the HTTP API and dashboard listen on. `--listen` overrides it.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Folder for the embedded database and other state. `--data` overrides it; relative paths are
+    /// taken from the working directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Days of events kept; older events are purged every hour. `0` keeps events for ever.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// Where state is kept: the embedded SQLite (default) or PostgreSQL.
+    #[serde(default = "default_storage")]
+    pub storage: StorageConfig,
+    /// Queue sizes and batch sizes of the pipeline.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// The ingest sources.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Detection settings and rules.
+    #[serde(default)]
+    pub detect: DetectConfig,
+}
+
+/// Bounds of the in-process pipeline. Every queue is bounded; when the ingest queue is full, HTTP
+/// ingest answers 429 and network sources count drops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Events waiting to enter the pipeline.
+    #[serde(default = "default_queue")]
+    pub ingest_queue: usize,
+    /// Events waiting to be written to the store.
+    #[serde(default = "default_queue")]
+    pub store_queue: usize,
+    /// Events waiting for detection.
+    #[serde(default = "default_queue")]
+    pub detect_queue: usize,
+    /// Dead letters waiting to be written.
+    #[serde(default = "default_dead_letter_queue")]
+    pub dead_letter_queue: usize,
+    /// Most events written in one store transaction.
+    #[serde(default = "default_batch")]
+    pub store_batch: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            ingest_queue: default_queue(),
+            store_queue: default_queue(),
+            detect_queue: default_queue(),
+            dead_letter_queue: default_dead_letter_queue(),
+            store_batch: default_batch(),
+        }
+    }
+}
+
+/// Detection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Cap on open counting windows across all rules; the stalest is evicted (and counted) first.
+    #[serde(default = "default_max_groups")]
+    pub max_groups: usize,
+    /// Rules of the built-in rule detector.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            max_groups: default_max_groups(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+fn default_version() -> u32 {
+    CONFIG_VERSION
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("tocsin-data")
+}
+fn default_retention() -> u32 {
+    30
+}
+fn default_storage() -> StorageConfig {
+    StorageConfig::Sqlite {}
+}
+fn default_queue() -> usize {
+    10_000
+}
+fn default_dead_letter_queue() -> usize {
+    1_000
+}
+fn default_batch() -> usize {
+    500
+}
+fn default_max_groups() -> usize {
+    100_000
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The field's path, e.g. `sources[1].udp`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every error found in a config, so that `tocsin check` can list them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Largest config file read, so a wrong path to a huge file fails fast.
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+impl Config {
+    /// Loads `DIR/tocsin.toml` and checks it whole.
+    pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
+        let file = dir.join(CONFIG_FILE);
+        let one = |line, field, message: String| {
+            ConfigErrors(vec![ConfigError {
+                file: file.clone(),
+                line,
+                field,
+                message,
+            }])
+        };
+        let meta = std::fs::metadata(&file).map_err(|e| one(None, None, e.to_string()))?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(one(
+                None,
+                None,
+                format!("file is larger than {MAX_CONFIG_BYTES} bytes"),
+            ));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| one(None, None, e.to_string()))?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses and checks config text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
+        let de = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner.span().map(|s| line_of_offset(text, s.start));
+            ConfigErrors(vec![ConfigError {
+                file: file.to_owned(),
+                line,
+                field: (field != "." && !field.is_empty()).then_some(field),
+                message: inner.message().trim().to_owned(),
+            }])
+        })?;
+        let errors = config.validate(text, file);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    fn validate(&self, text: &str, file: &Path) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let mut err = |line: Option<usize>, field: String, message: String| {
+            errors.push(ConfigError {
+                file: file.to_owned(),
+                line,
+                field: Some(field),
+                message,
+            })
+        };
+        if self.version != CONFIG_VERSION {
+            err(
+                find_line(text, "version"),
+                "version".into(),
+                format!(
+                    "version {} is not supported (expected {CONFIG_VERSION})",
+                    self.version
+                ),
+            );
+        }
+        for (name, v) in [
+            ("pipeline.ingest_queue", self.pipeline.ingest_queue),
+            ("pipeline.store_queue", self.pipeline.store_queue),
+            ("pipeline.detect_queue", self.pipeline.detect_queue),
+            (
+                "pipeline.dead_letter_queue",
+                self.pipeline.dead_letter_queue,
+            ),
+            ("pipeline.store_batch", self.pipeline.store_batch),
+            ("detect.max_groups", self.detect.max_groups),
+        ] {
+            if v == 0 || v > 10_000_000 {
+                let key = name.rsplit('.').next().unwrap_or(name);
+                err(
+                    find_line(text, key),
+                    name.into(),
+                    format!("{v} is outside 1..10000000"),
+                );
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let line = find_value_line(text, "name", s.name());
+            if !names.insert(s.name().to_owned()) {
+                err(
+                    line,
+                    format!("sources[{i}].name"),
+                    format!("source name {:?} is used twice", s.name()),
+                );
+            }
+            if s.name() == API_SOURCE_NAME {
+                err(
+                    line,
+                    format!("sources[{i}].name"),
+                    format!("source name {API_SOURCE_NAME:?} is reserved"),
+                );
+            }
+            if let Err(message) = s.validate() {
+                err(line, format!("sources[{i}]"), message);
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, r) in self.detect.rules.iter().enumerate() {
+            let line = find_value_line(text, "id", &r.id);
+            if !ids.insert(r.id.clone()) {
+                err(
+                    line,
+                    format!("detect.rules[{i}].id"),
+                    format!("rule id {:?} is used twice", r.id),
+                );
+            }
+            if let Err(e) = r.validate() {
+                err(line, format!("detect.rules[{i}]"), e.to_string());
+            }
+        }
+        errors
+    }
+}
+
+/// The built-in HTTP source that takes events posted with a user token.
+pub const API_SOURCE_NAME: &str = tocsin_sources::http::ADMIN_SOURCE_NAME;
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
+        .map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
+}
+
+/// First line that sets `key` (`key = ...`), for errors about a value that has no span.
+fn find_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// The line that sets `key` to the string `value` (e.g. `name = "dc-syslog"`).
+fn find_value_line(text: &str, key: &str, value: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key).is_some_and(|rest| {
+                rest.trim_start()
+                    .strip_prefix('=')
+                    .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == value)
+            })
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(text, Path::new("conf/tocsin.toml"))
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.retention_days, 30);
+        assert!(matches!(c.storage, StorageConfig::Sqlite { .. }));
+    }
+
+    #[test]
+    fn a_type_error_names_file_line_and_field() {
+        let e = parse("version = 1\n\n[pipeline]\ningest_queue = \"lots\"\n").unwrap_err();
+        let e = &e.0[0];
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.field.as_deref(), Some("pipeline.ingest_queue"));
+        assert!(
+            e.to_string()
+                .starts_with("conf/tocsin.toml:4: field pipeline.ingest_queue"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_an_error_not_ignored() {
+        let e = parse("listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2));
+        assert!(e.0[0].message.contains("listen_addr"), "{}", e.0[0]);
+    }
+
+    #[test]
+    fn semantic_errors_are_all_listed_with_their_lines() {
+        let text = r#"
+[pipeline]
+store_batch = 0
+
+[[detect.rules]]
+id = "a"
+title = "t"
+severity = 3
+when = { class = "x" }
+threshold = { count = 1, window_secs = 5 }
+
+[[detect.rules]]
+id = "a"
+title = "t"
+severity = 3
+when = { class = "x" }
+"#;
+        let errs = parse(text).unwrap_err().0;
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs[0].field.as_deref(), Some("pipeline.store_batch"));
+        assert_eq!(errs[0].line, Some(3));
+        assert!(errs[1].message.contains("threshold.count"));
+        assert_eq!(errs[1].line, Some(6));
+        assert!(errs[2].message.contains("used twice"));
+    }
+}
