@@ -92,3 +92,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(routes::not_found)
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The OpenAPI document lists exactly the routes the router serves.
+    #[test]
+    fn openapi_lists_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let mut paths: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        paths.sort_unstable();
+        let source = include_str!("lib.rs");
+        let mut routed: Vec<&str> = source
+            .split(".route(")
+            .skip(1)
+            .filter_map(|s| s.trim_start().strip_prefix('"'))
+            .filter_map(|s| s.split('"').next())
+            .filter(|p| p.starts_with('/') && *p != "/")
+            .collect();
+        routed.sort_unstable();
+        assert_eq!(paths, routed);
+    }
+}

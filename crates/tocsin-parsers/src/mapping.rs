@@ -48,8 +48,6 @@
 //! layouts and bad constants are found by [`Mapping::validate`] when the configuration is
 //! loaded, not record by record.
 
-use std::fmt;
-
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use serde::Deserialize;
@@ -813,13 +811,6 @@ fn set_path(map: &mut Map<String, Value>, path: &str, value: Value) {
         return;
     }
     map.insert(path.to_owned(), value);
-}
-
-impl fmt::Display for Mapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ops: Vec<&str> = self.steps.iter().map(Step::op).collect();
-        write!(f, "mapping [{}]", ops.join(", "))
-    }
 }
 
 #[cfg(test)]

@@ -549,8 +549,7 @@ fn bsd_or_iso_time(
             .ok_or_else(|| cur.err_at(at, "timestamp is not a valid date and time"))?;
         if t.year.is_none()
             && let Some(r) = received
-            && r
-                .checked_add_signed(chrono::Duration::days(1))
+            && r.checked_add_signed(chrono::Duration::days(1))
                 .is_some_and(|limit| time > limit)
             && let Some(earlier) = opts
                 .default_year

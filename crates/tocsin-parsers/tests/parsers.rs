@@ -345,8 +345,6 @@ fn every_step_mapping() -> Mapping {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
-
     #[test]
     fn syslog_never_panics_on_arbitrary_bytes(bytes in vec(any::<u8>(), 0..600)) {
         if let Ok(m) = syslog::parse(&bytes, &opts()) {
@@ -368,6 +366,26 @@ proptest! {
     ) {
         let input = format!("{prefix}{rest}");
         if let Ok(m) = syslog::parse(input.as_bytes(), &opts()) {
+            let _ = normalise::syslog_to_input(&m);
+        }
+    }
+
+    #[test]
+    fn device_times_in_any_layout_never_panic(
+        value in "[A-Za-z0-9 :./+TZ-]{0,30}",
+        pattern in "[yMdHhmsSazZXEQ' :./T%-]{0,24}",
+        received in 0i64..4_000_000_000,
+    ) {
+        let lines = [
+            format!("<13>May  4 04:13:07 h LEEF:1.0|V|P|1|E|devTime={value}\tdevTimeFormat={pattern}"),
+            format!("<13>May  4 04:13:07 h LEEF:1.0|V|P|1|E|devTime={value}"),
+            format!("<13>May  4 04:13:07 h CEF:0|V|P|1|1|n|3|rt={value}"),
+            format!("<13>h: CEF:0|V|P|1|1|n|3|end={value}"),
+        ];
+        let received = DateTime::from_timestamp(received, 0).unwrap();
+        for line in lines {
+            let m = syslog::parse_received(line.as_bytes(), &opts(), received).unwrap();
+            prop_assert!(!matches!(m.payload, Payload::Plain));
             let _ = normalise::syslog_to_input(&m);
         }
     }

@@ -420,3 +420,26 @@ when = { class = "x" }
         assert!(errs[2].message.contains("used twice"));
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The configuration example in the README is a valid config, so the docs stay true.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("## Configuration")
+            .nth(1)
+            .expect("README has a Configuration section");
+        let block = section
+            .split("```toml")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a toml block");
+        let config = Config::parse(block, Path::new("README.md")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.sources.len(), 2);
+        assert_eq!(config.detect.rules.len(), 1);
+    }
+}

@@ -3,6 +3,8 @@
 //! keep arriving.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
@@ -10,7 +12,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tocsin_model::{Event, IngestContext, Limits};
-use tocsin_sources::Sink;
+use tocsin_sources::{Health, Sink, Source, SourceCounters, SourceInfo, SourceStatus};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ulid::Ulid;
 
@@ -127,9 +130,65 @@ const THREATS: &[&str] = &[
     "HackTool:Win32/Mimikatz",
 ];
 
-/// Plays the demo stream until cancelled. `seed` makes the stream repeatable.
-pub async fn run_feeder(sink: Sink, seed: u64, shutdown: CancellationToken) {
-    let mut feeder = Feeder::new(seed);
+/// The demo's event generator, run as a source so that it shows in `/api/v1/sources` and in the
+/// per-source metrics like any other.
+#[derive(Debug)]
+pub struct DemoSource {
+    info: SourceInfo,
+    counters: Arc<SourceCounters>,
+    seed: u64,
+}
+
+impl DemoSource {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            info: SourceInfo {
+                name: DEMO_SOURCE.to_owned(),
+                kind: "generator",
+                domain: tocsin_model::Domain::Physical,
+                tenant: tocsin_model::DEFAULT_TENANT.to_owned(),
+            },
+            counters: Arc::default(),
+            seed,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for DemoSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn counters(&self) -> &Arc<SourceCounters> {
+        &self.counters
+    }
+
+    fn status(&self) -> SourceStatus {
+        SourceStatus {
+            name: self.info.name.clone(),
+            kind: self.info.kind.to_owned(),
+            domain: self.info.domain,
+            tenant: self.info.tenant.clone(),
+            bound: Vec::new(),
+            health: Health::Healthy,
+            counters: self.counters.snapshot(),
+        }
+    }
+
+    async fn start(
+        self: Arc<Self>,
+        sink: Sink,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        Ok(vec![tokio::spawn(run_feeder(self, sink, shutdown))])
+    }
+}
+
+/// Plays the demo stream until cancelled.
+async fn run_feeder(source: Arc<DemoSource>, sink: Sink, shutdown: CancellationToken) {
+    let mut feeder = Feeder::new(source.seed);
+    let counters = &source.counters;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tokio::select! {
@@ -138,6 +197,7 @@ pub async fn run_feeder(sink: Sink, seed: u64, shutdown: CancellationToken) {
         }
         let now = sink.now();
         for value in feeder.next_batch(now) {
+            counters.received.fetch_add(1, Ordering::Relaxed);
             let ctx = IngestContext {
                 source: DEMO_SOURCE,
                 tenant: tocsin_model::DEFAULT_TENANT,
@@ -151,8 +211,12 @@ pub async fn run_feeder(sink: Sink, seed: u64, shutdown: CancellationToken) {
                     if sink.send(event).await.is_err() {
                         return;
                     }
+                    counters.accepted.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => tracing::error!(error = %e, "demo feeder made an invalid event"),
+                Err(e) => {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "demo feeder made an invalid event");
+                }
             }
         }
     }
@@ -182,8 +246,8 @@ impl Feeder {
             let e = self.background(now);
             out.push(e);
         }
-        // A scenario about every 15 seconds, starting 2 seconds in.
-        if self.ticks % 60 == 8 {
+        // A scenario about every 7.5 seconds, starting 2 seconds in.
+        if self.ticks % 30 == 8 {
             let n = self.rng.gen_range(0..6);
             out.extend(self.scenario(n, now));
         }

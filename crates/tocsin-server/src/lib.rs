@@ -49,7 +49,7 @@ pub enum StartError {
 }
 
 /// How to run: the config plus what the command line overrides.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     pub config: Config,
     /// Where to listen for HTTP; `None` runs the pipeline without the API (for `tocsin ingest`).
@@ -63,6 +63,20 @@ pub struct ServerOptions {
     pub clock: Arc<dyn Clock>,
     /// A store to use instead of opening the configured one (tests wrap a store this way).
     pub store: Option<Arc<dyn Store>>,
+    /// Sources built in code rather than from config (the demo's generator).
+    pub extra_sources: Vec<Arc<dyn Source>>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The bootstrap token stays out of logs.
+        f.debug_struct("ServerOptions")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("start_sources", &self.start_sources)
+            .field("extra_sources", &self.extra_sources.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerOptions {
@@ -75,6 +89,7 @@ impl ServerOptions {
             bootstrap_token: None,
             clock: Arc::new(SystemClock),
             store: None,
+            extra_sources: Vec::new(),
         }
     }
 }
@@ -180,6 +195,7 @@ pub async fn start_with(
         .collect();
     let mut sources: Vec<Arc<dyn Source>> = vec![api_source.clone()];
     sources.extend(built.iter().map(BuiltSource::as_source));
+    sources.extend(opts.extra_sources.iter().cloned());
 
     let p = &cfg.pipeline;
     let (ingest_q, ingest_rx) = Queue::bounded("ingest", p.ingest_queue);

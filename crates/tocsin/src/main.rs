@@ -269,6 +269,8 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
     opts.data_dir = Some(a.data.clone());
     let token = bootstrap_token().unwrap_or_else(new_token);
     opts.bootstrap_token = Some(token.clone());
+    opts.extra_sources
+        .push(std::sync::Arc::new(demo::DemoSource::new(a.seed)));
     let server = tocsin_server::start(opts)
         .await
         .context("the demo could not start (is another demo already running on that port?)")?;
@@ -288,7 +290,6 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
     println!("  Stop with Ctrl-C.");
     println!();
     let stop = server.shutdown_token();
-    tokio::spawn(demo::run_feeder(server.sink.clone(), a.seed, stop.clone()));
     tokio::spawn(async move {
         shutdown_signal().await;
         stop.cancel();

@@ -456,3 +456,106 @@ fn every_command_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
     }
 }
+
+#[tokio::test]
+async fn replay_plays_a_timed_file_into_a_running_server_shifted_to_now() {
+    let mut app = spawn_app("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("timed.ndjson");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n{}\n",
+            event(0, "granted", "R1"),
+            event(1, "granted", "R2"),
+            event(3, "denied", "R3")
+        ),
+    )
+    .unwrap();
+    let before = chrono::Utc::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .arg("replay")
+        .arg(&file)
+        .args([
+            "--speed",
+            "100",
+            "--url",
+            &app.url(""),
+            "--token",
+            &app.token,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("replayed 3 events: 3 accepted, 0 rejected"),
+        "{stdout}"
+    );
+    app.wait_processed(3).await;
+    let page = json(app.get("/api/v1/events").await).await;
+    let items = page["items"].as_array().unwrap();
+    let badges: Vec<_> = items.iter().map(|e| e["badge"].as_str().unwrap()).collect();
+    assert_eq!(badges, ["R3", "R2", "R1"], "the order of the file is kept");
+    for e in items {
+        let t: chrono::DateTime<chrono::Utc> = e["time"].as_str().unwrap().parse().unwrap();
+        assert!(
+            t >= before - chrono::Duration::seconds(1),
+            "time shifted to now: {t}"
+        );
+    }
+}
+
+#[test]
+fn token_create_stores_only_the_hash_of_a_working_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tocsin.toml"), "").unwrap();
+    let data = dir.path().join("data");
+    let out = tocsin()
+        .args([
+            "token", "create", "--name", "ops", "--role", "lead", "--config",
+        ])
+        .arg(dir.path())
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("tcs_") && token.len() > 40, "{token}");
+    let db = std::fs::read(data.join("tocsin.db")).unwrap();
+    assert!(
+        !db.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the plain token is not in the database"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let found = rt.block_on(async {
+        use tocsin_store::Store;
+        let store = tocsin_store::open_sqlite(&data).await.unwrap();
+        store
+            .find_token(&tocsin_api::hash_token(&token))
+            .await
+            .unwrap()
+    });
+    let found = found.expect("token stored");
+    assert_eq!((found.name.as_str(), found.role.as_str()), ("ops", "lead"));
+
+    let bad = tocsin()
+        .args([
+            "token", "create", "--name", "x", "--role", "root", "--config",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
+}
