@@ -10,6 +10,7 @@
 mod alert;
 mod clock;
 mod deadletter;
+mod enrich;
 mod event;
 mod geo;
 mod limits;
@@ -17,6 +18,7 @@ mod limits;
 pub use alert::{Alert, AlertStatus};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use deadletter::{DEAD_LETTER_RAW_LIMIT, DeadLetter};
+pub use enrich::{Enricher, NoEnrichment};
 pub use event::{Domain, Event, EventInput, IngestContext, ModelError, Severity};
 pub use geo::Geo;
 pub use limits::Limits;

@@ -20,19 +20,7 @@ use ulid::Ulid;
 /// Most evidence ids an alert keeps as repeats fold into it.
 const MAX_ALERT_EVIDENCE: usize = 100;
 
-/// Fills resolved identities (`person_id`, `asset_id`, `site_id`, `zone_id`) and site geo from the
-/// organisation model. The organisation model plugs in here; without one, events pass unchanged.
-pub trait Enricher: Send + Sync + std::fmt::Debug {
-    fn enrich(&self, event: &mut Event);
-}
-
-/// Used when no organisation model is configured.
-#[derive(Debug, Default)]
-pub struct NoEnrichment;
-
-impl Enricher for NoEnrichment {
-    fn enrich(&self, _event: &mut Event) {}
-}
+pub use tocsin_model::{Enricher, NoEnrichment};
 
 /// How far the pipeline has got, for `tocsin ingest` to wait on without polling a clock.
 #[derive(Debug, Default)]
