@@ -358,18 +358,55 @@ async fn syslog_counts_drops_when_the_pipeline_is_full() {
 #[tokio::test]
 async fn syslog_mapping_and_domain_apply_on_top_of_the_defaults() {
     let mut t = test_sink(4, 4);
-    let source = syslog_source("domain = \"physical\"\ntenant = \"acme\"");
+    let source = syslog_source(
+        r#"domain = "physical"
+tenant = "acme"
+
+[[sources.mapping.steps]]
+op = "copy"
+from = "syslog.app_name"
+to = "asset"
+
+[[sources.mapping.steps]]
+op = "constant"
+to = "class"
+value = "alarm"
+
+[[sources.mapping.steps]]
+op = "lookup"
+from = "syslog.msgid"
+to = "activity"
+table = { HOLD = "held_open", FORCE = "forced" }
+"#,
+    );
     let (shutdown, handles) = start(&source, &t.sink).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp = source.udp_addr().unwrap();
     client
-        .send_to(b"<13>no header time here", source.udp_addr().unwrap())
+        .send_to(
+            b"<12>1 - panel-7 door-ctl 77 HOLD - Door held open: AP-DC2-SRV",
+            udp,
+        )
         .await
         .unwrap();
     let e = t.event().await;
     assert_eq!(e.domain, Domain::Physical);
     assert_eq!(e.tenant, "acme");
-    // Without a time in the message, the receive time stands in.
+    assert_eq!(e.class, "alarm");
+    assert_eq!(e.asset.as_deref(), Some("door-ctl"));
+    assert_eq!(e.activity.as_deref(), Some("held_open"));
+    assert_eq!(e.host.as_deref(), Some("panel-7"));
+    // The message carries no time: the receive time stands in.
     assert_eq!(e.time, now());
+
+    // A mapping step that cannot run sends the message to the dead-letter store.
+    client
+        .send_to(b"<12>1 - panel-7 - 78 - - no app name", udp)
+        .await
+        .unwrap();
+    let d = t.dead_letter().await;
+    assert!(d.reason.contains("syslog.app_name"), "{}", d.reason);
+    assert_eq!(d.tenant, "acme");
     stop(shutdown, handles).await;
 }
 
@@ -546,7 +583,11 @@ async fn the_admin_source_takes_tocsin_events_and_no_token() {
 
 #[tokio::test]
 async fn file_ingest_streams_ndjson_and_dead_letters_bad_lines() {
-    let mut t = test_sink(1, 4);
+    let TestSink {
+        sink,
+        mut events,
+        mut dead,
+    } = test_sink(1, 4);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.ndjson");
     let mut f = std::fs::File::create(&path).unwrap();
@@ -560,14 +601,13 @@ async fn file_ingest_streams_ndjson_and_dead_letters_bad_lines() {
 
     let opts = FileIngestOptions::new("import");
     let last_progress = std::sync::atomic::AtomicU64::new(0);
-    let sink = t.sink.clone();
     // The sink holds one event: the reader must wait for this consumer, not drop.
     let consumer = tokio::spawn(async move {
         let mut got = Vec::new();
-        while let Some(e) = t.events.recv().await {
+        while let Some(e) = events.recv().await {
             got.push(e);
         }
-        (got, t.dead)
+        got
     });
     let report = ingest_file(&path, &opts, &sink, &|n| {
         last_progress.store(n, std::sync::atomic::Ordering::Relaxed);
@@ -575,7 +615,7 @@ async fn file_ingest_streams_ndjson_and_dead_letters_bad_lines() {
     .await
     .unwrap();
     drop(sink);
-    let (events, mut dead) = consumer.await.unwrap();
+    let events = consumer.await.unwrap();
     assert_eq!(report.records, 4);
     assert_eq!((report.accepted, report.rejected), (3, 1));
     assert_eq!(report.bytes, size);
