@@ -1,0 +1,524 @@
+//! Loading a rule set from folders and evaluating single events against it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rsigma_eval::Engine;
+use rsigma_eval::event::{Event as SigmaEvent, JsonEvent};
+use rsigma_parser::{CorrelationRule, FilterRule, Level, SigmaCollection, SigmaRule};
+use serde_json::Value;
+use tocsin_model::{Event, Severity};
+
+use crate::SigmaOptions;
+use crate::correlation::{CorrelationDef, compile_correlations};
+use crate::logsource::{EventLogsource, RuleLogsource};
+use crate::placeholder::expand_rule;
+use crate::view::{ModelEventView, event_logsource, json_logsource};
+
+/// Custom attribute that carries a compiled rule's index in [`SigmaRuleSet::rules`] through
+/// the engine's results.
+const INDEX_ATTR: &str = "tocsin.index";
+
+/// Why a rule (or a whole file) was not loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectKind {
+    /// The rule names a placeholder that has no configured value: a matter of configuration.
+    Placeholder,
+    /// The file could not be read.
+    Io,
+    /// The YAML or the Sigma structure is invalid.
+    Parse,
+    /// The detection could not be compiled (bad regex, unsupported modifier combination, ...).
+    Compile,
+    /// Another loaded rule has the same id.
+    Duplicate,
+    /// A correlation refers to a rule that is not loaded, or refers to itself in a cycle.
+    Reference,
+    /// A filter could not be applied.
+    Filter,
+}
+
+impl RejectKind {
+    /// Whether the rejection is expected without a fix to the rule: placeholders wait for
+    /// values from the operator.
+    pub fn is_expected(self) -> bool {
+        matches!(self, RejectKind::Placeholder)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::Placeholder => "placeholder",
+            RejectKind::Io => "io",
+            RejectKind::Parse => "parse",
+            RejectKind::Compile => "compile",
+            RejectKind::Duplicate => "duplicate",
+            RejectKind::Reference => "reference",
+            RejectKind::Filter => "filter",
+        }
+    }
+}
+
+/// A rule or file that was not loaded, with the exact reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub path: PathBuf,
+    /// The rule's id or title, when the file parsed far enough to know it.
+    pub rule: Option<String>,
+    pub kind: RejectKind,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rule {
+            Some(r) => write!(f, "{}: rule {r}: {}", self.path.display(), self.reason),
+            None => write!(f, "{}: {}", self.path.display(), self.reason),
+        }
+    }
+}
+
+/// What Tocsin knows of one loaded detection rule.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    /// The rule's `id`, else its `name`, else its title.
+    pub id: String,
+    pub title: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub level: Option<&'static str>,
+    pub logsource: RuleLogsource,
+    pub tags: Vec<String>,
+    pub path: PathBuf,
+    /// Whether a match raises an alert on its own; false for rules only used by correlations
+    /// without `generate: true`.
+    pub standalone: bool,
+}
+
+/// Maps a Sigma level to an OCSF severity; a rule without a level is medium.
+pub fn severity_of(level: Option<Level>) -> Severity {
+    match level {
+        Some(Level::Informational) => Severity::INFORMATIONAL,
+        Some(Level::Low) => Severity::LOW,
+        None | Some(Level::Medium) => Severity::MEDIUM,
+        Some(Level::High) => Severity::HIGH,
+        Some(Level::Critical) => Severity::CRITICAL,
+    }
+}
+
+/// Rules that share one logsource, compiled into one engine.
+struct Route {
+    logsource: RuleLogsource,
+    engine: Engine,
+}
+
+/// A loaded, compiled set of Sigma rules, shared read-only between detectors.
+pub struct SigmaRuleSet {
+    rules: Vec<RuleInfo>,
+    routes: Vec<Route>,
+    correlations: Vec<CorrelationDef>,
+    rule_hits: Vec<AtomicU64>,
+    correlation_hits: Vec<AtomicU64>,
+    filters: usize,
+}
+
+impl std::fmt::Debug for SigmaRuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigmaRuleSet")
+            .field("rules", &self.rules.len())
+            .field("routes", &self.routes.len())
+            .field("correlations", &self.correlations.len())
+            .field("filters", &self.filters)
+            .finish()
+    }
+}
+
+/// A rule's hit count, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHits {
+    pub id: String,
+    pub title: String,
+    pub correlation: bool,
+    pub hits: u64,
+}
+
+/// Documents read from one file, before compilation.
+struct Parsed {
+    path: PathBuf,
+    collection: SigmaCollection,
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>, rejected: &mut Vec<Rejected>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            rejected.push(Rejected {
+                path: dir.to_owned(),
+                rule: None,
+                kind: RejectKind::Io,
+                reason: format!("cannot read folder: {e}"),
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            yaml_files(&p, out, rejected);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
+
+fn parse_text(path: &Path, text: &str, rejected: &mut Vec<Rejected>) -> Option<Parsed> {
+    let parsed = catch_unwind(AssertUnwindSafe(|| rsigma_parser::parse_sigma_yaml(text)));
+    let collection = match parsed {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            rejected.push(Rejected {
+                path: path.to_owned(),
+                rule: None,
+                kind: RejectKind::Parse,
+                reason: e.to_string(),
+            });
+            return None;
+        }
+        Err(_) => {
+            rejected.push(Rejected {
+                path: path.to_owned(),
+                rule: None,
+                kind: RejectKind::Parse,
+                reason: "the Sigma parser failed on this file".to_owned(),
+            });
+            return None;
+        }
+    };
+    for e in &collection.errors {
+        rejected.push(Rejected {
+            path: path.to_owned(),
+            rule: None,
+            kind: RejectKind::Parse,
+            reason: e.clone(),
+        });
+    }
+    Some(Parsed {
+        path: path.to_owned(),
+        collection,
+    })
+}
+
+fn rule_label(rule: &SigmaRule) -> String {
+    rule.id
+        .clone()
+        .or_else(|| rule.name.clone())
+        .unwrap_or_else(|| rule.title.clone())
+}
+
+fn level_str(level: Option<Level>) -> Option<&'static str> {
+    level.map(|l| match l {
+        Level::Informational => "informational",
+        Level::Low => "low",
+        Level::Medium => "medium",
+        Level::High => "high",
+        Level::Critical => "critical",
+    })
+}
+
+impl SigmaRuleSet {
+    /// Loads every `.yml`/`.yaml` file under the folders (recursively, in name order). Rules
+    /// that cannot be loaded come back with the reason; nothing is skipped silently.
+    pub fn load_dirs(dirs: &[PathBuf], options: &SigmaOptions) -> (SigmaRuleSet, Vec<Rejected>) {
+        let mut rejected = Vec::new();
+        let mut files = Vec::new();
+        for d in dirs {
+            yaml_files(d, &mut files, &mut rejected);
+        }
+        let mut parsed = Vec::new();
+        for path in files {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() > options.max_rule_file_bytes => {
+                    rejected.push(Rejected {
+                        path,
+                        rule: None,
+                        kind: RejectKind::Io,
+                        reason: format!(
+                            "file is {} bytes, more than the limit of {}",
+                            m.len(),
+                            options.max_rule_file_bytes
+                        ),
+                    });
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    rejected.push(Rejected {
+                        path,
+                        rule: None,
+                        kind: RejectKind::Io,
+                        reason: format!("cannot read file: {e}"),
+                    });
+                    continue;
+                }
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(text) => parsed.extend(parse_text(&path, &text, &mut rejected)),
+                Err(e) => rejected.push(Rejected {
+                    path,
+                    rule: None,
+                    kind: RejectKind::Io,
+                    reason: format!("cannot read file: {e}"),
+                }),
+            }
+        }
+        let set = Self::build(parsed, options, &mut rejected);
+        (set, rejected)
+    }
+
+    /// Loads rules from YAML texts, each named by a path for reports (rules sent over the API,
+    /// tests).
+    pub fn from_sources(
+        sources: &[(PathBuf, String)],
+        options: &SigmaOptions,
+    ) -> (SigmaRuleSet, Vec<Rejected>) {
+        let mut rejected = Vec::new();
+        let parsed = sources
+            .iter()
+            .filter_map(|(p, text)| parse_text(p, text, &mut rejected))
+            .collect();
+        let set = Self::build(parsed, options, &mut rejected);
+        (set, rejected)
+    }
+
+    fn build(parsed: Vec<Parsed>, options: &SigmaOptions, rejected: &mut Vec<Rejected>) -> Self {
+        let mut infos: Vec<RuleInfo> = Vec::new();
+        let mut compiled = Vec::new();
+        let mut correlations: Vec<(PathBuf, CorrelationRule)> = Vec::new();
+        let mut filters: Vec<(PathBuf, FilterRule)> = Vec::new();
+        let mut ids: HashMap<String, PathBuf> = HashMap::new();
+
+        for Parsed { path, collection } in parsed {
+            for mut rule in collection.rules {
+                let label = rule_label(&rule);
+                let reject = |kind, reason: String| Rejected {
+                    path: path.clone(),
+                    rule: Some(label.clone()),
+                    kind,
+                    reason,
+                };
+                if let Some(other) = ids.get(&label) {
+                    rejected.push(reject(
+                        RejectKind::Duplicate,
+                        format!("id {label} is already used by {}", other.display()),
+                    ));
+                    continue;
+                }
+                if let Err(reason) = expand_rule(&mut rule, &options.placeholders) {
+                    rejected.push(reject(RejectKind::Placeholder, reason));
+                    continue;
+                }
+                let result = catch_unwind(AssertUnwindSafe(|| rsigma_eval::compile_rule(&rule)));
+                let mut c = match result {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        rejected.push(reject(RejectKind::Compile, e.to_string()));
+                        continue;
+                    }
+                    Err(_) => {
+                        rejected.push(reject(
+                            RejectKind::Compile,
+                            "the Sigma compiler failed on this rule".to_owned(),
+                        ));
+                        continue;
+                    }
+                };
+                let index = infos.len();
+                let mut attrs = (*c.custom_attributes).clone();
+                attrs.insert(INDEX_ATTR.to_owned(), Value::from(index));
+                c.custom_attributes = Arc::new(attrs);
+                ids.insert(label.clone(), path.clone());
+                let logsource = RuleLogsource::new(
+                    rule.logsource.product.as_deref(),
+                    rule.logsource.service.as_deref(),
+                    rule.logsource.category.as_deref(),
+                );
+                infos.push(RuleInfo {
+                    id: label,
+                    title: rule.title.clone(),
+                    name: rule.name.clone(),
+                    description: rule.description.clone(),
+                    severity: severity_of(rule.level),
+                    level: level_str(rule.level),
+                    logsource: logsource.clone(),
+                    tags: rule.tags.clone(),
+                    path: path.clone(),
+                    standalone: true,
+                });
+                compiled.push((logsource, c));
+            }
+            correlations.extend(
+                collection
+                    .correlations
+                    .into_iter()
+                    .map(|c| (path.clone(), c)),
+            );
+            filters.extend(collection.filters.into_iter().map(|f| (path.clone(), f)));
+        }
+
+        let correlations = compile_correlations(correlations, &mut infos, rejected);
+
+        let mut grouped: BTreeMap<RuleLogsource, Vec<rsigma_eval::CompiledRule>> = BTreeMap::new();
+        for (ls, c) in compiled {
+            grouped.entry(ls).or_default().push(c);
+        }
+        let mut routes: Vec<Route> = grouped
+            .into_iter()
+            .map(|(logsource, rules)| {
+                let mut engine = Engine::new();
+                // The bloom pre-filter stays off; its filters would only cost memory.
+                engine.set_bloom_max_bytes(0);
+                engine.extend_compiled_rules(rules);
+                Route { logsource, engine }
+            })
+            .collect();
+
+        let mut filter_count = 0;
+        for (path, filter) in filters {
+            let mut failed = None;
+            for route in &mut routes {
+                if let Err(e) = route.engine.apply_filter(&filter) {
+                    failed = Some(e.to_string());
+                    break;
+                }
+            }
+            match failed {
+                None => filter_count += 1,
+                Some(reason) => rejected.push(Rejected {
+                    path,
+                    rule: Some(filter.id.clone().unwrap_or_else(|| filter.title.clone())),
+                    kind: RejectKind::Filter,
+                    reason,
+                }),
+            }
+        }
+
+        let rule_hits = infos.iter().map(|_| AtomicU64::new(0)).collect();
+        let correlation_hits = correlations.iter().map(|_| AtomicU64::new(0)).collect();
+        SigmaRuleSet {
+            rules: infos,
+            routes,
+            correlations,
+            rule_hits,
+            correlation_hits,
+            filters: filter_count,
+        }
+    }
+
+    /// The loaded detection rules; a match is reported by index into this slice.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The loaded correlation rules.
+    pub fn correlations(&self) -> &[CorrelationDef] {
+        &self.correlations
+    }
+
+    /// Detection and correlation rules loaded.
+    pub fn len(&self) -> usize {
+        self.rules.len() + self.correlations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Filters applied to the rules.
+    pub fn filter_count(&self) -> usize {
+        self.filters
+    }
+
+    /// Distinct logsources among the rules.
+    pub fn route_count(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Appends the indexes of the detection rules a raw JSON event matches (flat fields, as
+    /// Windows event forwarders write them).
+    pub fn matches_json(&self, event: &Value, out: &mut Vec<usize>) {
+        let ls = json_logsource(event);
+        self.matches_with(&JsonEvent::borrow(event), &ls, out);
+    }
+
+    /// Appends the indexes of the detection rules a Tocsin event matches.
+    pub fn matches_event(&self, event: &Event, out: &mut Vec<usize>) {
+        let ls = event_logsource(event);
+        self.matches_with(&ModelEventView::new(event), &ls, out);
+    }
+
+    /// Appends the indexes of the detection rules an event matches, given its logsource.
+    pub fn matches_with<E: SigmaEvent>(
+        &self,
+        event: &E,
+        ls: &EventLogsource,
+        out: &mut Vec<usize>,
+    ) {
+        let start = out.len();
+        for route in &self.routes {
+            if !ls.covers(&route.logsource) {
+                continue;
+            }
+            for r in route.engine.evaluate(event) {
+                if let Some(i) = r
+                    .header
+                    .custom_attributes
+                    .get(INDEX_ATTR)
+                    .and_then(Value::as_u64)
+                    .and_then(|i| usize::try_from(i).ok())
+                {
+                    out.push(i);
+                }
+            }
+        }
+        for &i in &out[start..] {
+            if let Some(h) = self.rule_hits.get(i) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn count_correlation_hit(&self, index: usize) {
+        if let Some(h) = self.correlation_hits.get(index) {
+            h.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Matches so far per rule (detection and correlation), for metrics.
+    pub fn hits(&self) -> Vec<RuleHits> {
+        let detection = self
+            .rules
+            .iter()
+            .zip(&self.rule_hits)
+            .map(|(r, h)| RuleHits {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                correlation: false,
+                hits: h.load(Ordering::Relaxed),
+            });
+        let correlation = self
+            .correlations
+            .iter()
+            .zip(&self.correlation_hits)
+            .map(|(c, h)| RuleHits {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                correlation: true,
+                hits: h.load(Ordering::Relaxed),
+            });
+        detection.chain(correlation).collect()
+    }
+}
