@@ -26,9 +26,12 @@
 
 pub mod body;
 pub mod cef;
+pub mod dc09;
 pub mod leef;
 pub mod mapping;
 pub mod normalise;
+pub mod onvif;
+pub mod sia;
 pub mod syslog;
 mod text;
 

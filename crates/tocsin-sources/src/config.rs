@@ -5,7 +5,10 @@ use serde::Deserialize;
 use tocsin_model::DEFAULT_TENANT;
 
 use crate::Source;
+use crate::dc09::{Dc09Source, Dc09SourceConfig};
 use crate::http::{ADMIN_SOURCE_NAME, HttpSource, HttpSourceConfig};
+use crate::mqtt::{MqttSource, MqttSourceConfig};
+use crate::onvif::{OnvifSource, OnvifSourceConfig};
 use crate::syslog::{SyslogSource, SyslogSourceConfig};
 
 /// Longest accepted source name.
@@ -19,6 +22,12 @@ pub enum SourceConfig {
     Http(HttpSourceConfig),
     /// `type = "syslog"`: a UDP and/or TCP syslog listener.
     Syslog(SyslogSourceConfig),
+    /// `type = "mqtt"`: subscriptions on an MQTT broker.
+    Mqtt(MqttSourceConfig),
+    /// `type = "onvif"`: an HTTP endpoint receiving ONVIF Notify pushes.
+    Onvif(OnvifSourceConfig),
+    /// `type = "dc09"`: a SIA DC-09 alarm receiver over TCP and UDP.
+    Dc09(Dc09SourceConfig),
 }
 
 impl SourceConfig {
@@ -26,14 +35,20 @@ impl SourceConfig {
         match self {
             SourceConfig::Http(c) => &c.name,
             SourceConfig::Syslog(c) => &c.name,
+            SourceConfig::Mqtt(c) => &c.name,
+            SourceConfig::Onvif(c) => &c.name,
+            SourceConfig::Dc09(c) => &c.name,
         }
     }
 
-    /// `"http"` or `"syslog"`.
+    /// `"http"`, `"syslog"`, `"mqtt"`, `"onvif"` or `"dc09"`.
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Http(_) => "http",
             SourceConfig::Syslog(_) => "syslog",
+            SourceConfig::Mqtt(_) => "mqtt",
+            SourceConfig::Onvif(_) => "onvif",
+            SourceConfig::Dc09(_) => "dc09",
         }
     }
 
@@ -43,6 +58,9 @@ impl SourceConfig {
         match self {
             SourceConfig::Http(c) => c.validate(),
             SourceConfig::Syslog(c) => c.validate(),
+            SourceConfig::Mqtt(c) => c.validate(),
+            SourceConfig::Onvif(c) => c.validate(),
+            SourceConfig::Dc09(c) => c.validate(),
         }
     }
 }
@@ -80,6 +98,9 @@ pub enum BuildError {
 pub enum BuiltSource {
     Http(Arc<HttpSource>),
     Syslog(Arc<SyslogSource>),
+    Mqtt(Arc<MqttSource>),
+    Onvif(Arc<OnvifSource>),
+    Dc09(Arc<Dc09Source>),
 }
 
 impl BuiltSource {
@@ -87,6 +108,9 @@ impl BuiltSource {
         match self {
             BuiltSource::Http(s) => s.clone(),
             BuiltSource::Syslog(s) => s.clone(),
+            BuiltSource::Mqtt(s) => s.clone(),
+            BuiltSource::Onvif(s) => s.clone(),
+            BuiltSource::Dc09(s) => s.clone(),
         }
     }
 
@@ -98,6 +122,9 @@ impl BuiltSource {
         match self {
             BuiltSource::Http(s) => s.as_ref(),
             BuiltSource::Syslog(s) => s.as_ref(),
+            BuiltSource::Mqtt(s) => s.as_ref(),
+            BuiltSource::Onvif(s) => s.as_ref(),
+            BuiltSource::Dc09(s) => s.as_ref(),
         }
     }
 }
@@ -107,6 +134,9 @@ pub fn build_typed(cfg: &SourceConfig) -> Result<BuiltSource, BuildError> {
     Ok(match cfg {
         SourceConfig::Http(c) => BuiltSource::Http(Arc::new(HttpSource::from_config(c)?)),
         SourceConfig::Syslog(c) => BuiltSource::Syslog(Arc::new(SyslogSource::from_config(c)?)),
+        SourceConfig::Mqtt(c) => BuiltSource::Mqtt(Arc::new(MqttSource::from_config(c)?)),
+        SourceConfig::Onvif(c) => BuiltSource::Onvif(Arc::new(OnvifSource::from_config(c)?)),
+        SourceConfig::Dc09(c) => BuiltSource::Dc09(Arc::new(Dc09Source::from_config(c)?)),
     })
 }
 
@@ -182,9 +212,9 @@ mod tests {
         ]}))
         .unwrap_err();
         assert!(err.contains("max_mesage_bytes"), "{err}");
-        let err =
-            parse(serde_json::json!({"sources": [{"type": "mqtt", "name": "x"}]})).unwrap_err();
-        assert!(err.contains("mqtt"), "{err}");
+        let err = parse(serde_json::json!({"sources": [{"type": "carrier-pigeon", "name": "x"}]}))
+            .unwrap_err();
+        assert!(err.contains("carrier-pigeon"), "{err}");
     }
 
     #[test]

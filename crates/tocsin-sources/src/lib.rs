@@ -18,8 +18,12 @@
 
 mod config;
 mod convert;
+pub mod dc09;
 pub mod file;
 pub mod http;
+pub mod mqtt;
+pub mod onvif;
+pub mod presets;
 mod sink;
 mod source;
 pub mod syslog;
