@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod metrics;
+mod org;
 mod routes;
 
 use std::sync::Arc;
@@ -43,6 +44,15 @@ pub struct AppState {
     pub bootstrap_token_hash: Option<String>,
     /// False until the pipeline runs; `/healthz` answers 503 until then.
     pub ready: AtomicBool,
+    /// The organisation model in force (swapped whole on reload).
+    pub org: Arc<tocsin_org::OrgHandle>,
+    /// Where people are, from badge events.
+    pub presence: tocsin_org::SharedPresence,
+    /// Identities events named that the organisation does not know.
+    pub unresolved: Arc<tocsin_org::Unresolved>,
+    /// The Sigma rules in force, and the rules that could not be loaded with their reasons.
+    pub sigma: Option<Arc<tocsin_sigma::SigmaRuleSet>>,
+    pub sigma_rejected: Arc<Vec<tocsin_sigma::Rejected>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -83,6 +93,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alerts/{id}", get(routes::get_alert))
         .route("/api/v1/stream", get(routes::stream))
         .route("/api/v1/openapi.json", get(routes::openapi))
+        .route("/api/v1/sites", get(org::list_sites))
+        .route("/api/v1/people", get(org::list_people))
+        .route("/api/v1/people/{id}/presence", get(org::person_presence))
+        .route("/api/v1/assets", get(org::list_assets))
+        .route("/api/v1/teams", get(org::list_teams))
+        .route("/api/v1/org", get(org::org_status))
+        .route("/api/v1/reload", post(org::reload))
+        .route("/api/v1/rules", get(routes::list_rules))
         .route("/metrics", get(routes::metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()

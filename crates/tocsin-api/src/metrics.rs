@@ -15,6 +15,19 @@ use tocsin_sources::Source;
 /// Reads a queue's depth and capacity at scrape time.
 pub type DepthProbe = Arc<dyn Fn() -> (usize, usize) + Send + Sync>;
 
+/// Reads `(kind, count)` pairs at scrape time (unresolved identities per kind).
+pub type CountsProbe = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
+/// A probe set after the metrics are built (the enricher comes later than the registry).
+#[derive(Clone, Default)]
+struct LateProbe(Arc<std::sync::Mutex<Option<CountsProbe>>>);
+
+impl std::fmt::Debug for LateProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LateProbe")
+    }
+}
+
 /// Every metric the server exports. Counters that a component keeps itself (sources, queues) are
 /// read at scrape time; the rest are updated by the pipeline as it goes.
 #[derive(Debug)]
@@ -36,6 +49,7 @@ pub struct Metrics {
     pub detector_evicted_groups: Gauge,
     pub live_lagged: Counter,
     pub retention_purged: Counter,
+    unresolved: LateProbe,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -47,7 +61,11 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 }
 
 impl Metrics {
-    pub fn new(sources: Vec<Arc<dyn Source>>, queues: Vec<(&'static str, DepthProbe)>) -> Self {
+    pub fn new(
+        sources: Vec<Arc<dyn Source>>,
+        queues: Vec<(&'static str, DepthProbe)>,
+        sigma: Option<Arc<tocsin_sigma::SigmaRuleSet>>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("tocsin");
         let m = Self {
             ingest_lag: Histogram::new(latency_buckets()),
@@ -63,6 +81,7 @@ impl Metrics {
             detector_evicted_groups: Gauge::default(),
             live_lagged: Counter::default(),
             retention_purged: Counter::default(),
+            unresolved: LateProbe::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -126,8 +145,14 @@ impl Metrics {
             "Events removed by the retention purge",
             m.retention_purged.clone(),
         );
+        registry.register_collector(Box::new(UnresolvedCollector {
+            probe: m.unresolved.clone(),
+        }));
         registry.register_collector(Box::new(SourceCollector { sources }));
         registry.register_collector(Box::new(QueueCollector { queues }));
+        if let Some(rules) = sigma {
+            registry.register_collector(Box::new(RuleHitCollector { rules }));
+        }
         Self { registry, ..m }
     }
 
@@ -138,8 +163,43 @@ impl Metrics {
         Ok(out)
     }
 
+    /// Exports the enricher's unresolved-identity counts as `tocsin_unresolved_identities`.
+    pub fn set_unresolved_probe(&self, probe: CountsProbe) {
+        *self.unresolved.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(probe);
+    }
+
     pub fn label(key: &str, value: &str) -> Vec<(String, String)> {
         vec![(key.to_owned(), value.to_owned())]
+    }
+}
+
+#[derive(Debug)]
+struct UnresolvedCollector {
+    probe: LateProbe,
+}
+
+impl Collector for UnresolvedCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let probe = self
+            .probe
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(probe) = probe else {
+            return Ok(());
+        };
+        let mut metric = encoder.encode_descriptor(
+            "unresolved_identities",
+            "Identities (badge, account, host, ...) that events named but the organisation model does not know",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (kind, n) in probe() {
+            let labels = vec![("kind".to_owned(), kind.to_owned())];
+            ConstCounter::new(n).encode(metric.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 
@@ -204,6 +264,36 @@ impl Collector for SourceCollector {
         for (labels, _, health) in &snapshots {
             let up = i64::from(matches!(health, tocsin_sources::Health::Healthy));
             ConstGauge::new(up).encode(metric.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-rule Sigma hits; only rules that have matched are exported, so that thousands of silent
+/// rules do not bloat every scrape.
+struct RuleHitCollector {
+    rules: Arc<tocsin_sigma::SigmaRuleSet>,
+}
+
+impl std::fmt::Debug for RuleHitCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleHitCollector")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+impl Collector for RuleHitCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            "sigma_rule_hits",
+            "Events (or correlation windows) a Sigma rule matched",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for h in self.rules.hits().into_iter().filter(|h| h.hits > 0) {
+            let labels = vec![("rule".to_owned(), h.id)];
+            ConstCounter::new(h.hits).encode(metric.encode_family(&labels)?)?;
         }
         Ok(())
     }

@@ -309,3 +309,31 @@ where
     tokio::spawn(f(tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
+
+/// The Sigma rules in force with their hit counters, and every rule that could not be loaded with
+/// its exact reason.
+pub async fn list_rules(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let rules: Vec<_> = state
+        .sigma
+        .as_ref()
+        .map(|set| {
+            set.hits()
+                .into_iter()
+                .map(|h| json!({ "id": h.id, "title": h.title, "correlation": h.correlation, "hits": h.hits }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rejected: Vec<_> = state
+        .sigma_rejected
+        .iter()
+        .map(|r| {
+            json!({
+                "path": r.path.display().to_string(),
+                "rule": r.rule,
+                "kind": r.kind.as_str(),
+                "reason": r.reason,
+            })
+        })
+        .collect();
+    Json(json!({ "loaded": rules.len(), "rules": rules, "rejected": rejected }))
+}

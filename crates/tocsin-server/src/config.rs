@@ -66,6 +66,97 @@ pub struct Config {
     /// Detection settings and rules.
     #[serde(default)]
     pub detect: DetectConfig,
+    /// The converged detectors (presence conflict, tailgating, ...), each with its settings.
+    #[serde(default)]
+    pub converged: tocsin_converged::ConvergedConfig,
+    /// Sigma rules run on the live stream.
+    #[serde(default)]
+    pub sigma: SigmaConfig,
+    /// Public-signal detection (news, posts, official feeds): present to enable it. Sites and
+    /// travellers come from the organisation model; `watch` items, distances and thresholds are
+    /// set here.
+    #[serde(default)]
+    pub public_signal: Option<tocsin_public::PublicSignalConfig>,
+    /// Where the organisation model comes from: the `org/` folder next to `tocsin.toml` when
+    /// loaded with [`Config::load_dir`]. Not a TOML field.
+    #[serde(skip)]
+    pub org: OrgLocation,
+}
+
+/// Sigma detection on the live stream.
+///
+/// ```toml
+/// [sigma]
+/// rules = ["sigma/rules"]          # folders of .yml rules, relative to the config folder
+/// lateness_secs = 60
+/// placeholders = { admin_users = ["adm-*", "root"] }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmaConfig {
+    /// Folders (searched recursively) of Sigma rule files; relative paths are taken from the
+    /// config folder. Empty: no Sigma detection.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Values of `%name%` placeholders for rules that use `|expand`; a rule whose placeholder has
+    /// no value is rejected with that reason.
+    #[serde(default)]
+    pub placeholders: std::collections::BTreeMap<String, Vec<String>>,
+    /// How long, in seconds of event time, a correlation window waits for late events.
+    #[serde(default = "default_lateness")]
+    pub lateness_secs: u64,
+    /// Cap on open correlation groups; the stalest is evicted (and counted) first.
+    #[serde(default = "default_max_groups")]
+    pub max_groups: usize,
+    /// Repeats of a rule for the same entities within this many seconds update one alert.
+    #[serde(default = "default_sigma_dedup")]
+    pub dedup_window_secs: u64,
+}
+
+impl Default for SigmaConfig {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            placeholders: Default::default(),
+            lateness_secs: default_lateness(),
+            max_groups: default_max_groups(),
+            dedup_window_secs: default_sigma_dedup(),
+        }
+    }
+}
+
+impl SigmaConfig {
+    /// The engine's options for this config.
+    pub fn options(&self) -> tocsin_sigma::SigmaOptions {
+        tocsin_sigma::SigmaOptions {
+            placeholders: self.placeholders.clone(),
+            lateness_secs: self.lateness_secs,
+            max_groups: self.max_groups,
+            dedup_window_secs: self.dedup_window_secs,
+            ..tocsin_sigma::SigmaOptions::default()
+        }
+    }
+}
+
+fn default_lateness() -> u64 {
+    60
+}
+
+fn default_sigma_dedup() -> u64 {
+    3600
+}
+
+/// Where the organisation files are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OrgLocation {
+    /// No organisation: events are not enriched and converged detectors stay idle.
+    #[default]
+    None,
+    /// A folder of YAML files (`sites.yaml`, `people.yaml`, ...); a missing folder is empty.
+    Dir(PathBuf),
+    /// Files built into the binary, `(file name, text)`, written to `<data>/org` at start so
+    /// that they can be edited and reloaded.
+    Embedded(&'static [(&'static str, &'static str)]),
 }
 
 /// Bounds of the in-process pipeline. Every queue is bounded; when the ingest queue is full, HTTP
@@ -177,6 +268,17 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl From<tocsin_org::OrgError> for ConfigError {
+    fn from(e: tocsin_org::OrgError) -> Self {
+        ConfigError {
+            file: e.file,
+            line: e.line,
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
 /// Every error found in a config, so that `tocsin check` can list them all at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
@@ -219,7 +321,46 @@ impl Config {
             ));
         }
         let text = std::fs::read_to_string(&file).map_err(|e| one(None, None, e.to_string()))?;
-        Config::parse(&text, &file)
+        let org_dir = dir.join(tocsin_org::ORG_DIR);
+        let parsed = Config::parse(&text, &file);
+        // The organisation files are checked with the config, so that `tocsin check` and a
+        // refused start list their errors too.
+        let org_errors: Vec<ConfigError> = match tocsin_org::load_dir(&org_dir) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.into_iter().map(ConfigError::from).collect(),
+        };
+        match parsed {
+            Ok(mut c) if org_errors.is_empty() => {
+                c.org = OrgLocation::Dir(org_dir);
+                for p in &mut c.sigma.rules {
+                    if p.is_relative() {
+                        *p = dir.join(&*p);
+                    }
+                }
+                let missing: Vec<ConfigError> = c
+                    .sigma
+                    .rules
+                    .iter()
+                    .filter(|p| !p.is_dir())
+                    .map(|p| ConfigError {
+                        file: file.clone(),
+                        line: find_line(&text, "rules"),
+                        field: Some("sigma.rules".into()),
+                        message: format!("{} is not a folder", p.display()),
+                    })
+                    .collect();
+                if missing.is_empty() {
+                    Ok(c)
+                } else {
+                    Err(ConfigErrors(missing))
+                }
+            }
+            Ok(_) => Err(ConfigErrors(org_errors)),
+            Err(mut e) => {
+                e.0.extend(org_errors);
+                Err(e)
+            }
+        }
     }
 
     /// Parses and checks config text; `file` is only used in messages.
@@ -304,6 +445,10 @@ impl Config {
             if let Err(message) = s.validate() {
                 err(line, format!("sources[{i}]"), message);
             }
+        }
+        for (field, message) in self.converged.validate() {
+            let key = field.rsplit('.').next().unwrap_or(&field).to_owned();
+            err(find_line(text, &key), field, message);
         }
         let mut ids = std::collections::HashSet::new();
         for (i, r) in self.detect.rules.iter().enumerate() {
@@ -418,6 +563,36 @@ when = { class = "x" }
         assert!(errs[1].message.contains("threshold.count"));
         assert_eq!(errs[1].line, Some(6));
         assert!(errs[2].message.contains("used twice"));
+    }
+
+    #[test]
+    fn converged_settings_are_typed_and_checked() {
+        let c = parse("[converged.presence_conflict]\nmax_speed_kmh = 500.0\n").unwrap();
+        assert_eq!(c.converged.presence_conflict.max_speed_kmh, 500.0);
+        assert!(c.converged.tailgating.enabled);
+        let e = parse("[converged.tailgating]\ndenials_before_success = 0\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2));
+        let e = parse("[converged.tailgating]\nenable = false\n").unwrap_err();
+        assert!(e.0[0].message.contains("enable"), "{}", e.0[0]);
+    }
+
+    #[test]
+    fn a_bad_org_file_fails_the_config_with_its_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "version = 1\n").unwrap();
+        std::fs::create_dir(dir.path().join("org")).unwrap();
+        std::fs::write(
+            dir.path().join("org/teams.yaml"),
+            "teams:\n  - id: soc\n    name: SOC\n    members: [nobody]\n",
+        )
+        .unwrap();
+        let e = Config::load_dir(dir.path()).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(e.0[0].file.ends_with("org/teams.yaml"));
+        assert_eq!(e.0[0].line, Some(4), "{e}");
+        std::fs::write(dir.path().join("org/teams.yaml"), "teams: []\n").unwrap();
+        let c = Config::load_dir(dir.path()).unwrap();
+        assert_eq!(c.org, OrgLocation::Dir(dir.path().join("org")));
     }
 }
 

@@ -24,8 +24,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, ConfigError, ConfigErrors};
+pub use config::{Config, ConfigError, ConfigErrors, OrgLocation};
 pub use pipeline::{Enricher, NoEnrichment, Progress};
+use tocsin_converged::Converged;
+use tocsin_org::{OrgEnricher, OrgHandle};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,13 @@ pub enum StartError {
     #[error("source {name:?} could not start: {source}")]
     SourceStart {
         name: String,
+        source: std::io::Error,
+    },
+    #[error("organisation: {0}")]
+    Org(#[from] tocsin_org::OrgErrors),
+    #[error("cannot write the organisation files to {path}: {source}")]
+    OrgWrite {
+        path: PathBuf,
         source: std::io::Error,
     },
 }
@@ -125,7 +134,10 @@ impl RunningServer {
     /// Waits until `n` events have been stored and run through detection.
     pub async fn wait_processed(&mut self, n: u64) {
         loop {
-            if self.progress.stored() >= n && self.progress.detected() >= n {
+            if self.progress.stored() >= n
+                && self.progress.detected() >= n
+                && self.progress.alerts_settled()
+            {
                 return;
             }
             if self.progress_rx.changed().await.is_err() {
@@ -158,21 +170,55 @@ impl RunningServer {
     }
 }
 
-/// Opens the store, builds the pipeline and sources, binds the listener and starts everything.
+/// Opens the store, loads the organisation, builds the pipeline and sources, binds the listener
+/// and starts everything. Events are enriched from the organisation in `config.org`.
 pub async fn start(opts: ServerOptions) -> Result<RunningServer, StartError> {
-    start_with(opts, Arc::new(NoEnrichment)).await
+    start_inner(opts, None).await
 }
 
-/// [`start`] with an organisation model's enricher.
+/// [`start`] with another enricher in place of the organisation model's.
 pub async fn start_with(
     opts: ServerOptions,
     enricher: Arc<dyn Enricher>,
+) -> Result<RunningServer, StartError> {
+    start_inner(opts, Some(enricher)).await
+}
+
+/// Loads the organisation named by the config. Embedded files are first written to
+/// `<data>/org` so that they can be edited there and reloaded.
+fn load_org(location: &OrgLocation, data_dir: &std::path::Path) -> Result<OrgHandle, StartError> {
+    match location {
+        OrgLocation::None => Ok(OrgHandle::new(tocsin_org::Org::empty(), None)),
+        OrgLocation::Dir(dir) => Ok(OrgHandle::load(dir.clone())?),
+        OrgLocation::Embedded(files) => {
+            let dir = data_dir.join(tocsin_org::ORG_DIR);
+            let write_err = |source| StartError::OrgWrite {
+                path: dir.clone(),
+                source,
+            };
+            std::fs::create_dir_all(&dir).map_err(write_err)?;
+            for (name, text) in *files {
+                std::fs::write(dir.join(name), text).map_err(write_err)?;
+            }
+            Ok(OrgHandle::load(dir)?)
+        }
+    }
+}
+
+async fn start_inner(
+    opts: ServerOptions,
+    enricher: Option<Arc<dyn Enricher>>,
 ) -> Result<RunningServer, StartError> {
     let cfg = &opts.config;
     let data_dir = opts
         .data_dir
         .clone()
         .unwrap_or_else(|| cfg.data_dir.clone());
+    let org = Arc::new(load_org(&cfg.org, &data_dir)?);
+    let org_enricher = OrgEnricher::new(org.clone());
+    let unresolved = org_enricher.unresolved().clone();
+    let enricher = enricher.unwrap_or_else(|| Arc::new(org_enricher));
+    let presence = Converged::presence_book(&cfg.converged);
     let store: Arc<dyn Store> = match (&opts.store, &cfg.storage) {
         (Some(store), _) => store.clone(),
         (None, StorageConfig::Sqlite { .. }) => {
@@ -221,7 +267,18 @@ pub async fn start_with(
             }),
         ),
     ];
-    let metrics = Arc::new(Metrics::new(sources.clone(), queues));
+    let (sigma, sigma_rejected) = load_sigma(&cfg.sigma).await;
+    let metrics = Arc::new(Metrics::new(sources.clone(), queues, sigma.clone()));
+    {
+        let unresolved = unresolved.clone();
+        metrics.set_unresolved_probe(Arc::new(move || {
+            unresolved
+                .counts()
+                .into_iter()
+                .map(|(k, n)| (k.as_str(), n))
+                .collect()
+        }));
+    }
     let sink = Sink::new(ingest_q.sender().clone(), dead_tx, opts.clock.clone());
     let live = LiveBus::new(1024);
     let (progress, progress_rx) = Progress::new();
@@ -238,20 +295,50 @@ pub async fn start_with(
         metrics.clone(),
     ));
     drop((store_q, detect_q));
-    let detectors: Vec<Box<dyn Detector>> = vec![Box::new(RuleDetector::new(
-        cfg.detect.rules.clone(),
-        cfg.detect.max_groups,
-    )?)];
+    let mut detectors: Vec<Box<dyn Detector>> = vec![
+        Box::new(RuleDetector::new(
+            cfg.detect.rules.clone(),
+            cfg.detect.max_groups,
+        )?),
+        Box::new(Converged::new(
+            &cfg.converged,
+            org.clone(),
+            presence.clone(),
+        )),
+    ];
+    if let Some(public) = &cfg.public_signal {
+        let mut public = public.clone();
+        let (sites, travellers) = public_targets(&org.current(), opts.clock.now());
+        public.sites.extend(sites);
+        public.travellers.extend(travellers);
+        match tocsin_public::PublicSignalDetector::new(public) {
+            Ok(d) => detectors.push(Box::new(d)),
+            Err(e) => tracing::error!(error = %e, "public-signal detection disabled"),
+        }
+    }
+    if let Some(rules) = &sigma {
+        detectors.push(Box::new(tocsin_sigma::SigmaDetector::new(
+            rules.clone(),
+            &cfg.sigma.options(),
+        )));
+    }
     let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier::new("log"))];
+    let (alert_tx, alert_rx) = mpsc::channel(p.detect_queue.max(1));
+    tokio::spawn(pipeline::alert_writer(
+        alert_rx,
+        store.clone(),
+        notifiers,
+        progress.clone(),
+    ));
     let detect = pipeline::DetectStage {
         detectors,
-        alerts: pipeline::AlertStage {
-            store: store.clone(),
-            live: live.clone(),
-            notifiers,
-            metrics: metrics.clone(),
-            clock: opts.clock.clone(),
-        },
+        alerts: pipeline::AlertStage::new(
+            live.clone(),
+            metrics.clone(),
+            opts.clock.clone(),
+            alert_tx,
+            progress.clone(),
+        ),
         metrics: metrics.clone(),
         progress: progress.clone(),
     };
@@ -301,6 +388,11 @@ pub async fn start_with(
         metrics,
         bootstrap_token_hash: opts.bootstrap_token.as_deref().map(hash_token),
         ready: false.into(),
+        org,
+        presence,
+        unresolved,
+        sigma,
+        sigma_rejected: Arc::new(sigma_rejected),
     });
 
     let mut addr = None;
@@ -339,4 +431,81 @@ pub async fn start_with(
         shutdown,
         tasks,
     })
+}
+
+/// Loads the configured Sigma rules off the async threads (thousands of files take seconds).
+/// Rules that cannot be loaded are logged with their reason and listed by `/api/v1/rules`.
+async fn load_sigma(
+    cfg: &config::SigmaConfig,
+) -> (
+    Option<Arc<tocsin_sigma::SigmaRuleSet>>,
+    Vec<tocsin_sigma::Rejected>,
+) {
+    if cfg.rules.is_empty() {
+        return (None, Vec::new());
+    }
+    let dirs = cfg.rules.clone();
+    let options = cfg.options();
+    let loaded =
+        tokio::task::spawn_blocking(move || tocsin_sigma::SigmaRuleSet::load_dirs(&dirs, &options))
+            .await;
+    match loaded {
+        Ok((set, rejected)) => {
+            for r in &rejected {
+                tracing::warn!(rule = %r, "sigma rule not loaded");
+            }
+            tracing::info!(
+                loaded = set.len(),
+                rejected = rejected.len(),
+                "sigma rules loaded"
+            );
+            (Some(Arc::new(set)), rejected)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sigma rule loading failed");
+            (None, Vec::new())
+        }
+    }
+}
+
+/// The organisation's sites (with their geofence radius) and the people travelling right now,
+/// as the public-signal detector measures distances to them.
+fn public_targets(
+    org: &tocsin_org::Org,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (
+    Vec<tocsin_public::SiteRef>,
+    Vec<tocsin_public::TravellerRef>,
+) {
+    let sites = org
+        .sites
+        .iter()
+        .map(|s| tocsin_public::SiteRef {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            lat: s.location.lat,
+            lon: s.location.lon,
+            radius_m: s
+                .geofence
+                .as_ref()
+                .and_then(|g| g.radius_m)
+                .unwrap_or(500.0),
+        })
+        .collect();
+    let travellers = org
+        .people
+        .iter()
+        .flat_map(|p| {
+            p.travel
+                .iter()
+                .filter(move |t| t.from <= now && now <= t.until)
+                .map(move |t| tocsin_public::TravellerRef {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    lat: t.location.lat,
+                    lon: t.location.lon,
+                })
+        })
+        .collect();
+    (sites, travellers)
 }

@@ -4,6 +4,7 @@
 //! waits, so back-pressure reaches the ingest queue, where HTTP ingest answers 429 and network
 //! sources count drops. Nothing between the ingest queue and the store is ever dropped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,6 +29,8 @@ pub struct Progress {
     stored: AtomicU64,
     detected: AtomicU64,
     dead_letters: AtomicU64,
+    alerts_queued: AtomicU64,
+    alerts_written: AtomicU64,
     notify: Option<watch::Sender<()>>,
 }
 
@@ -60,6 +63,20 @@ impl Progress {
 
     fn add_dead_letter(&self) {
         self.dead_letters.fetch_add(1, Ordering::AcqRel);
+        self.ping();
+    }
+
+    /// Whether every alert raised so far has been persisted and notified.
+    pub fn alerts_settled(&self) -> bool {
+        self.alerts_written.load(Ordering::Acquire) >= self.alerts_queued.load(Ordering::Acquire)
+    }
+
+    fn add_alert_queued(&self) {
+        self.alerts_queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn add_alert_written(&self) {
+        self.alerts_written.fetch_add(1, Ordering::AcqRel);
         self.ping();
     }
 
@@ -190,39 +207,64 @@ impl DetectStage {
     }
 }
 
+/// Most open alerts the alert stage keeps for deduplication; past that, expired ones are swept and
+/// then the stalest is forgotten (a later repeat of it raises a new alert).
+pub const MAX_OPEN_ALERTS: usize = 20_000;
+
 /// Turns detections into alerts: a new alert, or a repeat folded into the open alert with the
 /// same key (count and last_seen updated, no new notification).
+///
+/// The open alerts of the dedup windows are held here, in memory, so that detection never waits
+/// on the store: the alert goes out on the live bus at once, and is persisted and notified by the
+/// [`alert_writer`] task behind a bounded queue.
 pub struct AlertStage {
-    pub store: Arc<dyn Store>,
     pub live: LiveBus,
-    pub notifiers: Vec<Arc<dyn Notifier>>,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
+    pub writer: mpsc::Sender<(Arc<Alert>, bool)>,
+    pub progress: Arc<Progress>,
+    /// Open alerts by tenant and dedup key, with their window.
+    pub open: HashMap<String, (Alert, Duration)>,
 }
 
 impl AlertStage {
-    pub async fn handle(&self, d: Detection) {
+    pub fn new(
+        live: LiveBus,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        writer: mpsc::Sender<(Arc<Alert>, bool)>,
+        progress: Arc<Progress>,
+    ) -> Self {
+        Self {
+            live,
+            metrics,
+            clock,
+            writer,
+            progress,
+            open: HashMap::new(),
+        }
+    }
+
+    pub async fn handle(&mut self, d: Detection) {
         let window = Duration::seconds(i64::try_from(d.dedup_window_secs).unwrap_or(i64::MAX / 2));
-        let key = format!("{}:{}", d.detector, d.dedup_key);
-        let since: DateTime<Utc> = d.time.checked_sub_signed(window).unwrap_or(d.time);
-        let existing = match self.store.find_open_alert(&d.tenant, &key, since).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "alert lookup failed; raising a new alert");
-                None
-            }
+        let key = if d.dedup_key.starts_with(d.detector) {
+            d.dedup_key.clone()
+        } else {
+            format!("{}:{}", d.detector, d.dedup_key)
         };
+        let slot = format!("{}\u{1f}{}", d.tenant, key);
         let detector_label = Metrics::label("detector", d.detector);
-        let (alert, repeat) = match existing {
-            Some(mut a) if a.status != AlertStatus::Closed => {
+        let since: DateTime<Utc> = d.time.checked_sub_signed(window).unwrap_or(d.time);
+        let repeat = match self.open.get_mut(&slot) {
+            Some((a, _)) if a.status != AlertStatus::Closed && a.last_seen >= since => {
                 a.count += 1;
                 a.last_seen = a.last_seen.max(d.time);
-                for id in d.evidence {
+                for id in &d.evidence {
                     if a.evidence.len() >= MAX_ALERT_EVIDENCE {
                         break;
                     }
-                    if !a.evidence.contains(&id) {
-                        a.evidence.push(id);
+                    if !a.evidence.contains(id) {
+                        a.evidence.push(*id);
                     }
                 }
                 a.severity = a.severity.max(d.severity);
@@ -230,7 +272,7 @@ impl AlertStage {
                     .alert_repeats
                     .get_or_create(&detector_label)
                     .inc();
-                (a, true)
+                true
             }
             _ => {
                 let detected = self.clock.now();
@@ -238,46 +280,91 @@ impl AlertStage {
                     .time_to_detect
                     .observe(seconds(detected - d.time));
                 self.metrics.alerts.get_or_create(&detector_label).inc();
-                (
-                    Alert {
-                        id: Ulid::new(),
-                        tenant: d.tenant,
-                        detector: d.detector.to_owned(),
-                        rule: d.rule,
-                        domain: d.domain,
-                        severity: d.severity,
-                        title: d.title,
-                        summary: d.summary,
-                        status: AlertStatus::Open,
-                        time: d.time,
-                        ingested: d.ingested,
-                        detected,
-                        last_seen: d.time,
-                        count: 1,
-                        dedup_key: key,
-                        evidence: d.evidence,
-                        entities: d.entities,
-                        geo: d.geo,
-                        site_id: d.site_id,
-                    },
-                    false,
-                )
+                let alert = Alert {
+                    id: Ulid::new(),
+                    tenant: d.tenant,
+                    detector: d.detector.to_owned(),
+                    rule: d.rule,
+                    domain: d.domain,
+                    severity: d.severity,
+                    title: d.title,
+                    summary: d.summary,
+                    status: AlertStatus::Open,
+                    time: d.time,
+                    ingested: d.ingested,
+                    detected,
+                    last_seen: d.time,
+                    count: 1,
+                    dedup_key: key,
+                    evidence: d.evidence,
+                    entities: d.entities,
+                    geo: d.geo,
+                    site_id: d.site_id,
+                };
+                if self.open.len() >= MAX_OPEN_ALERTS {
+                    self.sweep(d.time);
+                }
+                self.open.insert(slot.clone(), (alert, window));
+                false
             }
         };
-        if let Err(e) = self.store.upsert_alert(&alert).await {
-            tracing::error!(error = %e, alert = %alert.id, "alert could not be stored");
+        let Some((alert, _)) = self.open.get(&slot) else {
+            return;
+        };
+        let alert = Arc::new(alert.clone());
+        self.live.publish(if repeat {
+            LiveMessage::AlertUpdated(alert.clone())
+        } else {
+            LiveMessage::AlertNew(alert.clone())
+        });
+        self.progress.add_alert_queued();
+        if self.writer.send((alert, repeat)).await.is_err() {
+            tracing::error!("alert writer has stopped");
         }
-        for n in &self.notifiers {
+    }
+
+    /// Forgets alerts whose window has passed; if none has, the stalest one.
+    fn sweep(&mut self, now: DateTime<Utc>) {
+        self.open
+            .retain(|_, (a, window)| a.last_seen + *window >= now);
+        if self.open.len() >= MAX_OPEN_ALERTS {
+            let stalest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (a, _))| a.last_seen)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = stalest {
+                self.open.remove(&k);
+            }
+        }
+    }
+}
+
+/// Persists alerts and hands them to the notifiers, in the order they were raised.
+pub async fn alert_writer(
+    mut input: mpsc::Receiver<(Arc<Alert>, bool)>,
+    store: Arc<dyn Store>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    progress: Arc<Progress>,
+) {
+    while let Some((alert, repeat)) = input.recv().await {
+        let mut delay = std::time::Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match store.upsert_alert(&alert).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, alert = %alert.id, "alert write failed");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+        for n in &notifiers {
             if let Err(e) = n.notify(&alert, repeat).await {
                 tracing::warn!(error = %e, channel = n.name(), "notification failed");
             }
         }
-        let alert = Arc::new(alert);
-        self.live.publish(if repeat {
-            LiveMessage::AlertUpdated(alert)
-        } else {
-            LiveMessage::AlertNew(alert)
-        });
+        progress.add_alert_written();
     }
 }
 

@@ -2,6 +2,8 @@
 
 mod bench;
 mod replay;
+mod sigma_cmd;
+mod signals_cmd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,15 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run Sigma rules over event files.
+    #[command(subcommand)]
+    Sigma(sigma_cmd::SigmaCommand),
+    /// Check and try Sigma rules.
+    #[command(subcommand)]
+    Rules(sigma_cmd::RulesCommand),
+    /// Public signals: train and evaluate event detection, parse feeds, explain a text.
+    #[command(subcommand)]
+    Signals(signals_cmd::SignalsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +79,10 @@ struct DemoArgs {
     /// Seed of the generated event stream.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// An MQTT broker (HOST:PORT, e.g. 127.0.0.1:1883): the simulator publishes sensor and
+    /// video-analytics messages there and the demo subscribes to them.
+    #[arg(long)]
+    mqtt: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +174,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest(a) => ingest(a).await,
         Command::Replay(a) => replay::run(a).await.map(|()| ExitCode::SUCCESS),
         Command::Bench(a) => bench::run(a).await.map(|()| ExitCode::SUCCESS),
+        Command::Sigma(c) => sigma_cmd::run_sigma(c),
+        Command::Rules(c) => sigma_cmd::run_rules(c),
+        Command::Signals(c) => signals_cmd::run(c),
         Command::Token(TokenCommand::Create {
             config,
             data,
@@ -180,6 +198,20 @@ fn check(dir: &Path) -> ExitCode {
                 c.sources.len(),
                 c.detect.rules.len()
             );
+            // load_dir has already checked the organisation files; this only reports counts.
+            let org_dir = dir.join(tocsin_org::ORG_DIR);
+            if let Ok(org) = tocsin_org::load_dir(&org_dir) {
+                let s = org.summary();
+                println!(
+                    "{}: ok ({} sites, {} people, {} assets, {} teams, {} networks)",
+                    org_dir.display(),
+                    s.sites,
+                    s.people,
+                    s.assets,
+                    s.teams,
+                    s.networks
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -248,8 +280,34 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown_signal().await;
         stop.cancel();
     });
+    reload_on_sighup(server.state.org.clone());
     server.wait().await;
     Ok(())
+}
+
+/// SIGHUP re-reads the organisation files; a bad file is logged and the old model stays.
+fn reload_on_sighup(org: Arc<tocsin_org::OrgHandle>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let org = org.clone();
+            match tokio::task::spawn_blocking(move || org.reload()).await {
+                Ok(Ok(summary)) => tracing::info!(?summary, "organisation reloaded (SIGHUP)"),
+                Ok(Err(errors)) => {
+                    for e in &errors.0 {
+                        tracing::error!(error = %e, "organisation reload refused; the old model stays");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "organisation reload failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(org);
 }
 
 fn new_token() -> String {
@@ -263,7 +321,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn run_demo(a: DemoArgs) -> Result<()> {
-    let config = demo::demo_config().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = demo::demo_config_with(a.mqtt).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut opts = ServerOptions::new(config);
     opts.listen = Some(a.listen);
     opts.data_dir = Some(a.data.clone());
@@ -289,6 +347,7 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
     println!("  Data:       {}", a.data.display());
     println!("  Stop with Ctrl-C.");
     println!();
+    demo::spawn_physical_simulator(&server, a.mqtt, a.seed);
     let stop = server.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;
