@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+mod incidents;
 pub mod metrics;
 mod org;
 mod routes;
@@ -91,6 +92,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sources", get(routes::list_sources))
         .route("/api/v1/alerts", get(routes::list_alerts))
         .route("/api/v1/alerts/{id}", get(routes::get_alert))
+        .route("/api/v1/alerts/{id}/ack", post(incidents::ack_alert))
+        .route("/api/v1/incidents", get(incidents::list_incidents))
+        .route("/api/v1/incidents/{id}", get(incidents::get_incident))
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack_incident))
+        .route("/api/v1/incidents/{id}/state", post(incidents::set_state))
+        .route("/api/v1/incidents/{id}/assign", post(incidents::assign))
+        .route("/api/v1/incidents/{id}/notes", post(incidents::add_note))
+        .route("/api/v1/incidents/{id}/merge", post(incidents::merge))
+        .route("/api/v1/incidents/{id}/split", post(incidents::split))
+        .route("/api/v1/incidents/{id}/report", get(incidents::report))
+        .route("/api/v1/rules/stats", get(incidents::rule_stats))
         .route("/api/v1/stream", get(routes::stream))
         .route("/api/v1/openapi.json", get(routes::openapi))
         .route("/api/v1/sites", get(org::list_sites))

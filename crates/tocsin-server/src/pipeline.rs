@@ -12,9 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use tocsin_api::Metrics;
 use tocsin_bus::{LiveBus, LiveMessage};
 use tocsin_detect::{Detection, Detector};
+use tocsin_incidents::{GroupingConfig, Incident};
 use tocsin_model::{Alert, AlertStatus, Clock, DeadLetter, Event};
 use tocsin_notify::Notifier;
-use tocsin_store::Store;
+use tocsin_store::{Store, StoreError};
 use tokio::sync::{mpsc, watch};
 use ulid::Ulid;
 
@@ -359,6 +360,15 @@ pub async fn alert_writer(
                 }
             }
         }
+        if !repeat {
+            group_into_incident(
+                store.as_ref(),
+                &alert,
+                &GroupingConfig::default(),
+                Utc::now(),
+            )
+            .await;
+        }
         for n in &notifiers {
             if let Err(e) = n.notify(&alert, repeat).await {
                 tracing::warn!(error = %e, channel = n.name(), "notification failed");
@@ -366,6 +376,52 @@ pub async fn alert_writer(
         }
         progress.add_alert_written();
     }
+}
+
+/// The grouping hook: a newly persisted alert joins the open incident with its grouping key
+/// inside the window, or opens a new one. Failures are logged; the alert itself is already safe.
+pub async fn group_into_incident(
+    store: &dyn Store,
+    alert: &Alert,
+    cfg: &GroupingConfig,
+    now: DateTime<Utc>,
+) -> Option<Ulid> {
+    let key = tocsin_incidents::group_key(alert, cfg);
+    let since = alert
+        .time
+        .checked_sub_signed(cfg.window())
+        .unwrap_or(alert.time);
+    // A responder may write the incident between our read and our write; the store refuses the
+    // stale write and the alert is joined again to a fresh read.
+    for _ in 0..5 {
+        let found = match store.find_open_incident(&alert.tenant, &key, since).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, alert = %alert.id, "incident lookup failed");
+                return None;
+            }
+        };
+        let incident = match found {
+            Some(mut inc) if inc.accepts(alert, cfg.window()) => {
+                inc.add_alert(alert, now);
+                inc
+            }
+            _ => Incident::open(Ulid::new(), alert, key.clone(), now),
+        };
+        match store
+            .upsert_incidents(std::slice::from_ref(&incident))
+            .await
+        {
+            Ok(()) => return Some(incident.id),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, alert = %alert.id, "incident write failed");
+                return None;
+            }
+        }
+    }
+    tracing::warn!(alert = %alert.id, "incident kept changing; alert left ungrouped");
+    None
 }
 
 /// Writes dead letters; they are never dropped (the queue pushes back instead).

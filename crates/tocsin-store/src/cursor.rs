@@ -18,6 +18,7 @@ pub(crate) enum CursorKind {
     Event,
     DeadLetter,
     Alert,
+    Incident,
 }
 
 impl CursorKind {
@@ -26,6 +27,7 @@ impl CursorKind {
             CursorKind::Event => "e",
             CursorKind::DeadLetter => "d",
             CursorKind::Alert => "a",
+            CursorKind::Incident => "i",
         }
     }
 }

@@ -40,6 +40,7 @@
 mod config;
 mod cursor;
 mod error;
+mod incidents;
 mod migrate;
 mod postgres;
 mod sql;
@@ -48,12 +49,14 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tocsin_incidents::Incident;
 use tocsin_model::{Alert, AlertStatus, DeadLetter, Domain, Event};
 use ulid::Ulid;
 
 pub use config::{DEFAULT_DATA_DIR, StorageConfig, open, open_in, redact_url};
 pub use error::StoreError;
 pub(crate) use error::conflict_or;
+pub use incidents::IncidentQuery;
 pub use postgres::{
     ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore, open_postgres, open_postgres_with,
 };
@@ -65,7 +68,7 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The page size of the query constructors.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
-/// Where Tocsin keeps events, dead letters, alerts and API tokens.
+/// Where Tocsin keeps events, dead letters, alerts, incidents and API tokens.
 ///
 /// Listings return newest first, at most `limit` items (clamped to 1..=[`MAX_PAGE_SIZE`]), and a
 /// `next_cursor` when more follow; pass it back unchanged as `cursor` for the next page. A cursor
@@ -125,6 +128,67 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Alerts matching every filter of `q`, newest first by `(detected, id)`.
     async fn query_alerts(&self, q: &AlertQuery) -> Result<Page<Alert>, StoreError>;
+
+    /// Inserts or replaces incidents, all in one transaction (a merge or a split writes both
+    /// sides at once), and maps each listed alert to its incident.
+    ///
+    /// Each incident carries the `revision` it was read at (0 when new); it is stored with the
+    /// next one. When the stored revision is not the one read (someone else wrote meanwhile), or
+    /// the id belongs to another tenant, the answer is [`StoreError::Conflict`] and nothing is
+    /// written: read again, reapply the change and retry.
+    ///
+    /// The default answers [`StoreError::Unsupported`]; both backends implement it.
+    async fn upsert_incidents(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+        let _ = incidents;
+        Err(StoreError::Unsupported {
+            operation: "upsert_incidents",
+        })
+    }
+
+    /// One incident of `tenant` by id. The default answers [`StoreError::Unsupported`].
+    async fn get_incident(&self, tenant: &str, id: Ulid) -> Result<Option<Incident>, StoreError> {
+        let _ = (tenant, id);
+        Err(StoreError::Unsupported {
+            operation: "get_incident",
+        })
+    }
+
+    /// The grouping lookup: the open incident (not resolved or closed) of `tenant` with
+    /// `group_key` whose latest alert is at or after `since`, the most recent first. The default
+    /// answers [`StoreError::Unsupported`].
+    async fn find_open_incident(
+        &self,
+        tenant: &str,
+        group_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Incident>, StoreError> {
+        let _ = (tenant, group_key, since);
+        Err(StoreError::Unsupported {
+            operation: "find_open_incident",
+        })
+    }
+
+    /// The incident that holds alert `alert` of `tenant`. The default answers
+    /// [`StoreError::Unsupported`].
+    async fn incident_of_alert(
+        &self,
+        tenant: &str,
+        alert: Ulid,
+    ) -> Result<Option<Incident>, StoreError> {
+        let _ = (tenant, alert);
+        Err(StoreError::Unsupported {
+            operation: "incident_of_alert",
+        })
+    }
+
+    /// Incidents matching every filter of `q`, newest opened first by `(opened, id)`. The default
+    /// answers [`StoreError::Unsupported`].
+    async fn query_incidents(&self, q: &IncidentQuery) -> Result<Page<Incident>, StoreError> {
+        let _ = q;
+        Err(StoreError::Unsupported {
+            operation: "query_incidents",
+        })
+    }
 
     /// Stores an API token. A token hash or id that is already stored is
     /// [`StoreError::Conflict`].

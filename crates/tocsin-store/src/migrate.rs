@@ -11,17 +11,31 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial.sql",
-    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial.sql",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_incidents.sql",
+        sql: include_str!("../migrations/sqlite/0002_incidents.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial.sql",
-    sql: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial.sql",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_incidents.sql",
+        sql: include_str!("../migrations/postgres/0002_incidents.sql"),
+    },
+];
 
 /// The migrations not yet in `applied`, in order. A database that records a version this build
 /// does not know was migrated by a newer Tocsin, and is refused rather than half understood.
@@ -74,7 +88,8 @@ mod tests {
     #[test]
     fn pending_skips_applied_and_refuses_unknown_versions() {
         assert_eq!(pending(SQLITE, &[]).unwrap().len(), SQLITE.len());
-        assert!(pending(SQLITE, &[1]).unwrap().is_empty());
+        assert!(pending(SQLITE, &[1, 2]).unwrap().is_empty());
+        assert_eq!(pending(SQLITE, &[1]).unwrap().len(), 1);
         assert!(matches!(
             pending(SQLITE, &[1, 999]),
             Err(StoreError::Migration { version: 999, .. })

@@ -12,16 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Executor as _, Row};
+use tocsin_incidents::Incident;
 use tocsin_model::{Alert, DeadLetter, Event};
 use ulid::Ulid;
 
 use crate::cursor::{Cursor, CursorKind};
+use crate::incidents::{IncidentRow, incident_key, select_incidents};
 use crate::sql::{
     self, AlertRow, Arg, DeadLetterRow, Dialect, EventRow, PURGE_BATCH, decode_doc, micros, scrub,
 };
 use crate::{
-    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, Page, Store, StoreError, conflict_or,
-    migrate,
+    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, IncidentQuery, Page, Store, StoreError,
+    conflict_or, migrate,
 };
 
 /// Pool size when the configuration names none.
@@ -70,6 +72,29 @@ const FIND_OPEN_ALERT: &str = "SELECT id, doc::text AS doc FROM alerts \
     WHERE tenant = $1 AND dedup_key = $2 AND last_seen_us >= $3 AND status <> 'closed' \
     ORDER BY last_seen_us DESC, id DESC LIMIT 1";
 const GET_ALERT: &str = "SELECT id, doc::text AS doc FROM alerts WHERE tenant = $1 AND id = $2";
+const UPSERT_INCIDENT: &str = "INSERT INTO incidents \
+    (id, tenant, revision, state, severity, group_key, opened_us, last_alert_us, assigned_team, \
+     assigned_person, doc) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) \
+    ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, state = excluded.state, \
+    severity = excluded.severity, group_key = excluded.group_key, \
+    opened_us = excluded.opened_us, last_alert_us = excluded.last_alert_us, \
+    assigned_team = excluded.assigned_team, assigned_person = excluded.assigned_person, \
+    doc = excluded.doc \
+    WHERE incidents.tenant = excluded.tenant AND incidents.revision = excluded.revision - 1";
+const CLEAR_INCIDENT_ALERTS: &str = "DELETE FROM incident_alerts WHERE incident_id = $1";
+const MAP_INCIDENT_ALERT: &str = "INSERT INTO incident_alerts (tenant, alert_id, incident_id) \
+    VALUES ($1, $2, $3) \
+    ON CONFLICT (tenant, alert_id) DO UPDATE SET incident_id = excluded.incident_id";
+const GET_INCIDENT: &str =
+    "SELECT id, doc::text AS doc FROM incidents WHERE tenant = $1 AND id = $2";
+const FIND_OPEN_INCIDENT: &str = "SELECT id, doc::text AS doc FROM incidents \
+    WHERE tenant = $1 AND group_key = $2 AND last_alert_us >= $3 \
+    AND state IN ('new', 'acknowledged', 'investigating', 'contained') \
+    ORDER BY last_alert_us DESC, id DESC LIMIT 1";
+const INCIDENT_OF_ALERT: &str = "SELECT i.id AS id, i.doc::text AS doc FROM incident_alerts m \
+    JOIN incidents i ON i.id = m.incident_id AND i.tenant = m.tenant \
+    WHERE m.tenant = $1 AND m.alert_id = $2";
 const INSERT_TOKEN: &str = "INSERT INTO api_tokens \
     (id, name, token_hash, role, tenant, created_us) VALUES ($1, $2, $3, $4, $5, $6)";
 const FIND_TOKEN: &str = "SELECT id, name, token_hash, role, tenant, created_us \
@@ -448,6 +473,116 @@ impl Store for PostgresStore {
             size,
             CursorKind::Alert,
             sql::alert_key,
+        ))
+    }
+
+    async fn upsert_incidents(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+        if incidents.is_empty() {
+            return Ok(());
+        }
+        let rows = incidents
+            .iter()
+            .map(IncidentRow::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.pool.begin().await?;
+        for r in &rows {
+            let changed = sqlx::query(UPSERT_INCIDENT)
+                .bind(r.id.as_str())
+                .bind(r.tenant.as_str())
+                .bind(r.revision)
+                .bind(r.state)
+                .bind(r.severity)
+                .bind(r.group_key.as_str())
+                .bind(r.opened_us)
+                .bind(r.last_alert_us)
+                .bind(r.team.as_deref())
+                .bind(r.person.as_deref())
+                .bind(r.doc.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                // Dropping the transaction rolls back the incidents already written.
+                return Err(StoreError::Conflict {
+                    what: "incident id",
+                });
+            }
+            sqlx::query(CLEAR_INCIDENT_ALERTS)
+                .bind(r.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Mapping after every clear, so that an alert moved between two incidents of the same
+        // batch ends up with the one that lists it.
+        for r in &rows {
+            for alert in &r.alerts {
+                sqlx::query(MAP_INCIDENT_ALERT)
+                    .bind(r.tenant.as_str())
+                    .bind(alert.as_str())
+                    .bind(r.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_incident(&self, tenant: &str, id: Ulid) -> Result<Option<Incident>, StoreError> {
+        sqlx::query(GET_INCIDENT)
+            .bind(scrub(tenant).as_ref())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| doc_of(&row, "incident"))
+            .transpose()
+    }
+
+    async fn find_open_incident(
+        &self,
+        tenant: &str,
+        group_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Incident>, StoreError> {
+        sqlx::query(FIND_OPEN_INCIDENT)
+            .bind(scrub(tenant).as_ref())
+            .bind(scrub(group_key).as_ref())
+            .bind(micros(since))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| doc_of(&row, "incident"))
+            .transpose()
+    }
+
+    async fn incident_of_alert(
+        &self,
+        tenant: &str,
+        alert: Ulid,
+    ) -> Result<Option<Incident>, StoreError> {
+        sqlx::query(INCIDENT_OF_ALERT)
+            .bind(scrub(tenant).as_ref())
+            .bind(alert.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| doc_of(&row, "incident"))
+            .transpose()
+    }
+
+    async fn query_incidents(&self, q: &IncidentQuery) -> Result<Page<Incident>, StoreError> {
+        let cursor = Cursor::parse(q.cursor.as_deref(), CursorKind::Incident)?;
+        let size = sql::page_size(q.limit);
+        let (text, args) = select_incidents(Dialect::Postgres, q, cursor, size).into_parts();
+        let items = bind_args(sqlx::query(&text), args)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| doc_of(row, "incident"))
+            .collect::<Result<Vec<Incident>, _>>()?;
+        Ok(sql::into_page(
+            items,
+            size,
+            CursorKind::Incident,
+            incident_key,
         ))
     }
 

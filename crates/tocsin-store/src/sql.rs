@@ -35,7 +35,7 @@ pub(crate) enum Arg {
 }
 
 impl Arg {
-    fn text(s: &str) -> Arg {
+    pub(crate) fn text(s: &str) -> Arg {
         Arg::Text(scrub(s).into_owned())
     }
 }
@@ -49,7 +49,7 @@ pub(crate) struct Select {
 }
 
 impl Select {
-    fn new(dialect: Dialect, head: &'static str) -> Self {
+    pub(crate) fn new(dialect: Dialect, head: &'static str) -> Self {
         Select {
             dialect,
             sql: head.to_owned(),
@@ -57,12 +57,12 @@ impl Select {
         }
     }
 
-    fn push(&mut self, fragment: &'static str) -> &mut Self {
+    pub(crate) fn push(&mut self, fragment: &'static str) -> &mut Self {
         self.sql.push_str(fragment);
         self
     }
 
-    fn arg(&mut self, arg: Arg) -> &mut Self {
+    pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         match self.dialect {
             Dialect::Sqlite => self.sql.push('?'),
@@ -103,7 +103,7 @@ pub(crate) fn page_size(limit: u32) -> usize {
 }
 
 /// Rows to fetch: one more than the page, to learn whether another page follows.
-fn fetch_arg(size: usize) -> Arg {
+pub(crate) fn fetch_arg(size: usize) -> Arg {
     Arg::Int(i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1))
 }
 
@@ -172,7 +172,10 @@ fn scrub_value(v: &mut Value) {
 
 /// Serialises a record, replacing NUL characters when there are any. Returns the record as it
 /// will be stored and its JSON.
-fn clean_json<'a, T>(record: &'a T, what: &'static str) -> Result<(Cow<'a, T>, String), StoreError>
+pub(crate) fn clean_json<'a, T>(
+    record: &'a T,
+    what: &'static str,
+) -> Result<(Cow<'a, T>, String), StoreError>
 where
     T: Serialize + DeserializeOwned + Clone,
 {

@@ -18,10 +18,11 @@ use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use serde_json::{Map, json};
 use sqlx::Connection;
 use tempfile::TempDir;
+use tocsin_incidents::{Disposition, Incident, IncidentState};
 use tocsin_model::{Alert, AlertStatus, DeadLetter, Domain, Event, Geo, Severity};
 use tocsin_store::{
-    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, Page, Store, StoreError, open_postgres,
-    open_sqlite, redact_url,
+    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, IncidentQuery, Page, Store, StoreError,
+    open_postgres, open_sqlite, redact_url,
 };
 use ulid::Ulid;
 
@@ -171,6 +172,10 @@ macro_rules! store_conformance {
             find_open_alert_respects_window_status_and_tenant,
             alert_filters_and_paging,
             alerts_are_isolated_by_tenant,
+            incidents_round_trip_and_group_lookup,
+            incident_of_alert_follows_merge_and_split,
+            incident_filters_and_paging,
+            incidents_are_isolated_by_tenant,
             tokens_insert_find_list_and_revoke,
             token_hash_and_id_are_unique,
             nul_characters_are_stored_as_replacement,
@@ -272,6 +277,17 @@ fn alert(tenant: &str, n: u128, secs: i64) -> Alert {
         geo: Some(Geo::point(51.50735, -0.12776)),
         site_id: Some("site-dc2".into()),
     }
+}
+
+/// An incident of `tenant` opened at `secs` after [`t0`] around alert `n`, grouped by site.
+fn incident(tenant: &str, n: u128, secs: i64) -> Incident {
+    let a = alert(tenant, n, secs);
+    Incident::open(
+        id(n + 50_000),
+        &a,
+        "site=dc2".into(),
+        t0() + Span::seconds(secs + 3),
+    )
 }
 
 fn dead_letter(tenant: &str, n: u128, secs: i64, source: &str, raw: &[u8]) -> DeadLetter {
@@ -1129,6 +1145,244 @@ mod cases {
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         assert_eq!(s.get_alert("acme", mine.id).await.unwrap(), Some(mine));
         assert_eq!(s.get_alert("globex", hijack.id).await.unwrap(), None);
+    }
+
+    pub async fn incidents_round_trip_and_group_lookup(h: Arc<Harness>) {
+        let s = &h.store;
+        let mut inc = incident("acme", 1, 0);
+        inc.add_alert(&alert("acme", 2, 30), t0() + Span::seconds(40));
+        inc.note("Guard sent to DC2", "ana", t0() + Span::seconds(60))
+            .unwrap();
+        s.upsert_incidents(std::slice::from_ref(&inc))
+            .await
+            .unwrap();
+        let stale = inc.clone();
+        inc.revision = 1;
+        assert_eq!(
+            s.get_incident("acme", inc.id).await.unwrap(),
+            Some(inc.clone())
+        );
+        assert_eq!(s.get_incident("acme", id(9)).await.unwrap(), None);
+        // A copy read before that write is refused, whatever it changes.
+        let mut late = stale.clone();
+        late.note("written from a stale copy", "ben", t0()).unwrap();
+        let err = s.upsert_incidents(&[late]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert_eq!(
+            s.get_incident("acme", inc.id).await.unwrap(),
+            Some(inc.clone())
+        );
+
+        // The lookup honours the key, the window on the latest alert, and the state.
+        let since = |secs| t0() + Span::seconds(secs);
+        let found = s
+            .find_open_incident("acme", "site=dc2", since(30))
+            .await
+            .unwrap();
+        assert_eq!(found.map(|i| i.id), Some(inc.id));
+        assert_eq!(
+            s.find_open_incident("acme", "site=dc2", since(31))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.find_open_incident("acme", "site=hq", since(0))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.find_open_incident("globex", "site=dc2", since(0))
+                .await
+                .unwrap(),
+            None
+        );
+
+        inc.acknowledge("ana", Some(Disposition::TruePositive), since(90))
+            .unwrap();
+        inc.transition(IncidentState::Investigating, "ana", since(100))
+            .unwrap();
+        s.upsert_incidents(std::slice::from_ref(&inc))
+            .await
+            .unwrap();
+        let stored = s.get_incident("acme", inc.id).await.unwrap().unwrap();
+        assert_eq!(stored.state, IncidentState::Investigating);
+        assert_eq!(
+            stored.alerts[0].disposition,
+            Some(Disposition::TruePositive)
+        );
+        assert!(
+            s.find_open_incident("acme", "site=dc2", since(0))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(stored.revision, 2);
+        inc = stored;
+        inc.transition(IncidentState::Resolved, "ana", since(200))
+            .unwrap();
+        s.upsert_incidents(std::slice::from_ref(&inc))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.find_open_incident("acme", "site=dc2", since(0))
+                .await
+                .unwrap(),
+            None
+        );
+        // Nothing stored for an empty batch, and it is not an error.
+        s.upsert_incidents(&[]).await.unwrap();
+    }
+
+    pub async fn incident_of_alert_follows_merge_and_split(h: Arc<Harness>) {
+        let s = &h.store;
+        let mut x = incident("acme", 1, 0);
+        let mut y = incident("acme", 2, 10);
+        s.upsert_incidents(&[x.clone(), y.clone()]).await.unwrap();
+        x.revision = 1;
+        y.revision = 1;
+        let of = |n| async move {
+            s.incident_of_alert("acme", id(n))
+                .await
+                .unwrap()
+                .map(|i| i.id)
+        };
+        assert_eq!(of(1).await, Some(x.id));
+        assert_eq!(of(2).await, Some(y.id));
+        assert_eq!(of(3).await, None);
+        assert_eq!(s.incident_of_alert("globex", id(1)).await.unwrap(), None);
+
+        tocsin_incidents::merge(&mut x, &mut y, "ana", t0() + Span::minutes(5)).unwrap();
+        s.upsert_incidents(&[x.clone(), y.clone()]).await.unwrap();
+        assert_eq!(of(1).await, Some(x.id));
+        assert_eq!(of(2).await, Some(x.id));
+        let closed = s.get_incident("acme", y.id).await.unwrap().unwrap();
+        assert_eq!(closed.merged_into, Some(x.id));
+        x.revision = 2;
+
+        let z =
+            tocsin_incidents::split(&mut x, &[id(2)], id(60_000), "ben", t0() + Span::minutes(6))
+                .unwrap();
+        s.upsert_incidents(&[x.clone(), z.clone()]).await.unwrap();
+        assert_eq!(of(1).await, Some(x.id));
+        assert_eq!(of(2).await, Some(z.id));
+        let stored = s.get_incident("acme", z.id).await.unwrap().unwrap();
+        assert_eq!(stored.revision, 1);
+        assert_eq!(stored.alerts, z.alerts);
+        assert_eq!(stored.timeline, z.timeline);
+    }
+
+    pub async fn incident_filters_and_paging(h: Arc<Harness>) {
+        let s = &h.store;
+        let mut all = Vec::new();
+        for n in 1..=7u128 {
+            let mut inc = incident("acme", n, i64::try_from(n).unwrap() * 60);
+            if n % 2 == 0 {
+                inc.acknowledge("ana", None, t0() + Span::hours(1)).unwrap();
+                inc.assign(Some("soc"), Some("p-ana"), "lead", t0() + Span::hours(1))
+                    .unwrap();
+            }
+            all.push(inc);
+        }
+        s.upsert_incidents(&all).await.unwrap();
+        let newest: Vec<Ulid> = all.iter().rev().map(|i| i.id).collect();
+
+        let mut q = IncidentQuery::new("acme");
+        q.limit = 3;
+        let mut seen = Vec::new();
+        loop {
+            let page = s.query_incidents(&q).await.unwrap();
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.iter().map(|i| i.id));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, newest);
+
+        let mut q = IncidentQuery::new("acme");
+        q.state = Some(IncidentState::Acknowledged);
+        let acked = s.query_incidents(&q).await.unwrap();
+        let expect: Vec<Ulid> = all
+            .iter()
+            .rev()
+            .filter(|i| i.state == IncidentState::Acknowledged)
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids(&acked.items, |i| i.id), expect);
+        assert_eq!(expect.len(), 3);
+
+        let mut q = IncidentQuery::new("acme");
+        q.team = Some("soc".into());
+        q.person = Some("p-ana".into());
+        assert_eq!(s.query_incidents(&q).await.unwrap().items.len(), 3);
+        q.person = Some("p-ben".into());
+        assert!(s.query_incidents(&q).await.unwrap().items.is_empty());
+
+        let mut q = IncidentQuery::new("acme");
+        q.from = Some(all[2].opened);
+        q.to = Some(all[5].opened);
+        let window = s.query_incidents(&q).await.unwrap();
+        assert_eq!(
+            ids(&window.items, |i| i.id),
+            vec![all[4].id, all[3].id, all[2].id]
+        );
+
+        let mut q = IncidentQuery::new("acme");
+        q.severity_min = Some(5);
+        assert!(s.query_incidents(&q).await.unwrap().items.is_empty());
+
+        let mut q = IncidentQuery::new("acme");
+        q.cursor = Some("zz".into());
+        assert!(matches!(
+            s.query_incidents(&q).await,
+            Err(StoreError::BadCursor)
+        ));
+        let alerts_cursor = {
+            for n in 1..=2 {
+                s.upsert_alert(&alert("acme", n, 0)).await.unwrap();
+            }
+            let mut aq = AlertQuery::new("acme");
+            aq.limit = 1;
+            s.query_alerts(&aq).await.unwrap().next_cursor.unwrap()
+        };
+        q.cursor = Some(alerts_cursor);
+        assert!(matches!(
+            s.query_incidents(&q).await,
+            Err(StoreError::BadCursor)
+        ));
+    }
+
+    pub async fn incidents_are_isolated_by_tenant(h: Arc<Harness>) {
+        let s = &h.store;
+        let mut mine = incident("acme", 1, 0);
+        s.upsert_incidents(std::slice::from_ref(&mine))
+            .await
+            .unwrap();
+        mine.revision = 1;
+        s.upsert_incidents(&[incident("globex", 2, 0)])
+            .await
+            .unwrap();
+        assert_eq!(s.get_incident("globex", mine.id).await.unwrap(), None);
+        let page = s
+            .query_incidents(&IncidentQuery::new("globex"))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].tenant, "globex");
+        // A batch that would take over another tenant's id writes nothing at all.
+        let fresh = incident("globex", 3, 0);
+        let mut hijack = mine.clone();
+        hijack.tenant = "globex".into();
+        let err = s
+            .upsert_incidents(&[fresh.clone(), hijack])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert_eq!(s.get_incident("globex", fresh.id).await.unwrap(), None);
+        assert_eq!(s.get_incident("acme", mine.id).await.unwrap(), Some(mine));
     }
 
     pub async fn tokens_insert_find_list_and_revoke(h: Arc<Harness>) {

@@ -145,9 +145,10 @@ impl GatedStore {
 
 mod gated {
     use super::GatedStore;
+    use tocsin_incidents::Incident;
     use tocsin_model::{Alert, DeadLetter, Event};
     use tocsin_store::{
-        AlertQuery, ApiToken, DeadLetterQuery, EventQuery, Page, Store, StoreError,
+        AlertQuery, ApiToken, DeadLetterQuery, EventQuery, IncidentQuery, Page, Store, StoreError,
     };
     use ulid::Ulid;
 
@@ -207,6 +208,51 @@ mod gated {
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await
+        }
+        async fn upsert_incidents(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+            self.inner.upsert_incidents(incidents).await
+        }
+        async fn get_incident(
+            &self,
+            tenant: &str,
+            id: Ulid,
+        ) -> Result<Option<Incident>, StoreError> {
+            self.inner.get_incident(tenant, id).await
+        }
+        async fn find_open_incident(
+            &self,
+            tenant: &str,
+            group_key: &str,
+            since: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Option<Incident>, StoreError> {
+            self.inner
+                .find_open_incident(tenant, group_key, since)
+                .await
+        }
+        async fn incident_of_alert(
+            &self,
+            tenant: &str,
+            alert: Ulid,
+        ) -> Result<Option<Incident>, StoreError> {
+            self.inner.incident_of_alert(tenant, alert).await
+        }
+        async fn query_incidents(&self, q: &IncidentQuery) -> Result<Page<Incident>, StoreError> {
+            self.inner.query_incidents(q).await
+        }
+        async fn purge_dead_letters_before(
+            &self,
+            before: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, StoreError> {
+            self.inner.purge_dead_letters_before(before).await
+        }
+        async fn list_tokens(&self, tenant: &str) -> Result<Vec<ApiToken>, StoreError> {
+            self.inner.list_tokens(tenant).await
+        }
+        async fn delete_token(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete_token(tenant, id).await
+        }
+        async fn close(&self) {
+            self.inner.close().await;
         }
     }
 }
