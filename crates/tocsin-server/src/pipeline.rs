@@ -348,7 +348,16 @@ pub async fn alert_writer(
     notifiers: Vec<Arc<dyn Notifier>>,
     progress: Arc<Progress>,
 ) {
-    while let Some((alert, repeat)) = input.recv().await {
+    while let Some((mut alert, repeat)) = input.recv().await {
+        if repeat {
+            // A responder may have acknowledged or closed the alert since the alert stage last
+            // saw it: a repeat updates the count and evidence, never the status people set.
+            if let Ok(Some(stored)) = store.get_alert(&alert.tenant, alert.id).await
+                && stored.status != alert.status
+            {
+                Arc::make_mut(&mut alert).status = stored.status;
+            }
+        }
         let mut delay = std::time::Duration::from_millis(50);
         for attempt in 1..=5 {
             match store.upsert_alert(&alert).await {

@@ -559,3 +559,29 @@ fn token_create_stores_only_the_hash_of_a_working_token() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
 }
+
+#[tokio::test]
+async fn a_repeat_after_acknowledgement_keeps_the_alert_acknowledged() {
+    let mut app = spawn_app(RULES).await;
+    let first: String = (1..=3).map(|s| event(s, "denied", "B5") + "\n").collect();
+    app.post("/api/v1/events", first).await;
+    app.wait_processed(3).await;
+    let alerts = json(app.get("/api/v1/alerts").await).await;
+    let id = alerts["items"][0]["id"].as_str().unwrap().to_owned();
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/alerts/{id}/ack")))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({ "disposition": "true_positive" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
+    let again: String = (4..=6).map(|s| event(s, "denied", "B5") + "\n").collect();
+    app.post("/api/v1/events", again).await;
+    app.wait_processed(6).await;
+    let a = json(app.get(&format!("/api/v1/alerts/{id}")).await).await;
+    assert_eq!(a["count"], 2, "the repeat folded into the alert");
+    assert_eq!(a["status"], "acknowledged", "and did not reopen it");
+}
