@@ -226,7 +226,7 @@ impl Span {
             };
             let n: i64 = digits
                 .parse()
-                .map_err(|_| format!("bad duration {s:?}: a number must come before {c:?}"))?;
+                .map_err(|_| format!("bad duration {s:?}: expected a whole number before {c:?}"))?;
             digits.clear();
             total = n
                 .checked_mul(unit)

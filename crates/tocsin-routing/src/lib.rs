@@ -35,7 +35,7 @@ pub use error::{RoutesError, RoutesErrors};
 pub use matcher::{LABELS, Matcher, label, site, tags};
 pub use plan::{
     Directory, MatchedRoute, Notification, Plan, Recipient, Silence, Suppression, cancel_on_ack,
-    inhibited_by, matching_routes, plan, quiet_until,
+    inhibited_by, matching_routes, plan, quiet_until, suppression_at, unknown_teams,
 };
 
 #[cfg(test)]

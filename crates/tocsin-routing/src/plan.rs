@@ -230,7 +230,7 @@ pub fn quiet_until(q: &QuietHours, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         .0
         .from_local_datetime(&start_day.and_time(from))
         .single()?;
-    Some((start + len).with_timezone(&Utc))
+    Some(start.checked_add_signed(len)?.with_timezone(&Utc))
 }
 
 /// Schedules the notifications for `alert`, starting at `now`: for each matched route, each step
@@ -253,19 +253,23 @@ pub fn plan(
         let Some(ep) = routes.plans.get(plan_name) else {
             continue;
         };
+        // Times beyond chrono's range cannot be scheduled; they are left out rather than wrap.
         let mut due: Vec<(usize, u32, DateTime<Utc>)> = ep
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, 0, now + s.after.0))
+            .filter_map(|(i, s)| Some((i, 0, now.checked_add_signed(s.after.0)?)))
             .collect();
-        if let (Some(r), Some((last_i, _, last_at))) = (ep.repeat, due.last().copied()) {
+        if let (Some(r), Some((last_i, _, last_at))) = (ep.repeat, due.last().copied())
+            && last_i + 1 == ep.steps.len()
+        {
+            let mut at = last_at;
             for k in 1..=r.times.min(crate::config::MAX_REPEATS) {
-                due.push((
-                    last_i,
-                    k,
-                    last_at + r.every.0 * i32::try_from(k).unwrap_or(0),
-                ));
+                let Some(next) = at.checked_add_signed(r.every.0) else {
+                    break;
+                };
+                at = next;
+                due.push((last_i, k, at));
             }
         }
         for (step_i, repeat, first_at) in due {
@@ -277,14 +281,7 @@ pub fn plan(
                 let (recipients, unresolved) = resolve(audience, directory, at);
                 let suppressed = inhibited
                     .clone()
-                    .or_else(|| {
-                        silences.iter().find(|s| s.mutes(alert, at)).map(|s| {
-                            Suppression::Silenced {
-                                silence: s.id.clone(),
-                                expires: s.expires,
-                            }
-                        })
-                    })
+                    .or_else(|| silenced(alert, silences, at))
                     .or_else(|| quiet.clone())
                     .or(unresolved);
                 notifications.push(Notification {
@@ -311,6 +308,52 @@ pub fn plan(
         inhibited,
         notifications,
     }
+}
+
+/// Whether a notification due at `at` must still be held back, judged again at send time:
+/// silences created and alerts raised since the plan was made count too.
+pub fn suppression_at(
+    alert: &Alert,
+    routes: &Routes,
+    silences: &[Silence],
+    active: &[Alert],
+    at: DateTime<Utc>,
+) -> Option<Suppression> {
+    inhibited_by(alert, routes, active).or_else(|| silenced(alert, silences, at))
+}
+
+fn silenced(alert: &Alert, silences: &[Silence], at: DateTime<Utc>) -> Option<Suppression> {
+    silences
+        .iter()
+        .find(|s| s.mutes(alert, at))
+        .map(|s| Suppression::Silenced {
+            silence: s.id.clone(),
+            expires: s.expires,
+        })
+}
+
+/// Teams named by the plans that `directory` does not know, as `(field, message)`, for
+/// `tocsin check` to report next to the file's own errors.
+pub fn unknown_teams(routes: &Routes, directory: &dyn Directory) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, ep) in &routes.plans {
+        for (i, step) in ep.steps.iter().enumerate() {
+            for (j, a) in step.notify.iter().enumerate() {
+                let (key, team) = match a.target() {
+                    Some(Target::Team(t)) => ("team", t),
+                    Some(Target::OnCall(t)) => ("oncall", t),
+                    _ => continue,
+                };
+                if directory.team_members(team).is_none() {
+                    out.push((
+                        format!("plans.{name}.steps[{i}].notify[{j}].{key}"),
+                        format!("unknown team {team:?}"),
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Moves `at` past deferring quiet windows; the suppression when a `suppress` window holds it.

@@ -625,3 +625,78 @@ fn plans_and_silences_serialise_for_the_api() {
     let again = parse(&text, Path::new("x.yaml")).unwrap();
     assert_eq!(names(&a, &again), names(&a, &r));
 }
+
+#[test]
+fn send_time_recheck_sees_new_silences_and_alerts() {
+    let r = routes(INHIBIT);
+    let now = t("2026-03-02T10:00:00Z");
+    let door = alert(
+        Domain::Physical,
+        "door_offline",
+        Severity::MEDIUM,
+        Some("hq"),
+    );
+    assert!(suppression_at(&door, &r, &[], &[], now).is_none());
+    let outage = alert(Domain::Physical, "site_outage", Severity::HIGH, Some("hq"));
+    assert!(matches!(
+        suppression_at(&door, &r, &[], std::slice::from_ref(&outage), now),
+        Some(Suppression::Inhibited { by, .. }) if by == outage.id
+    ));
+    let s = Silence {
+        id: "s-3".into(),
+        matcher: yaml_serde::from_str("{ site: hq }").unwrap(),
+        starts: now,
+        expires: now + Duration::hours(1),
+        created_by: String::new(),
+        comment: String::new(),
+    };
+    assert!(suppression_at(&door, &r, std::slice::from_ref(&s), &[], now).is_some());
+    assert!(suppression_at(&door, &r, &[s], &[], now + Duration::hours(1)).is_none());
+}
+
+#[test]
+fn teams_unknown_to_the_directory_are_reported() {
+    let r = routes(
+        "route: { plan: p }\nplans:\n  p:\n    steps:\n      - { after: 0, notify: [{ oncall: soc }, { team: legal }, { person: p-x }] }\n",
+    );
+    assert_eq!(
+        unknown_teams(&r, &FakeDirectory::new()),
+        vec![(
+            "plans.p.steps[0].notify[1].team".to_owned(),
+            "unknown team \"legal\"".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn plans_near_the_end_of_time_do_not_overflow() {
+    let r = routes(SIMPLE);
+    let a = alert(Domain::Physical, "door_forced", Severity::HIGH, Some("dc"));
+    let p = plan(
+        &a,
+        &r,
+        &[],
+        &[],
+        &FakeDirectory::new(),
+        DateTime::<Utc>::MAX_UTC,
+    );
+    assert!(p.notifications.iter().all(|n| n.step == 0));
+}
+
+#[test]
+fn unquoted_times_and_bad_matcher_values() {
+    let r = routes(
+        "route: { plan: p }\nplans:\n  p:\n    steps: [{ after: 1h, notify: [{ oncall: soc }] }]\nquiet_hours:\n  lunch:\n    offset: Z\n    from: 12:00\n    until: 13:00\n",
+    );
+    let q = &r.quiet_hours["lunch"];
+    assert_eq!(
+        quiet_until(q, t("2026-03-02T12:30:00Z")),
+        Some(t("2026-03-02T13:00:00Z"))
+    );
+    let e = errors(
+        "route:\n  plan: p\n  routes:\n    - match:\n        site: { hq: 1 }\nplans:\n  p:\n    steps: [{ after: 0, notify: [{ oncall: soc }] }]\n",
+    );
+    assert_eq!(e[0].field.as_deref(), Some("route.routes[0].match.site"));
+    assert!(e[0].message.contains("a string or a list"), "{}", e[0]);
+    assert!(e[0].line.is_some_and(|l| (4..=5).contains(&l)), "{}", e[0]);
+}
