@@ -6,6 +6,7 @@ use tocsin_model::DEFAULT_TENANT;
 
 use crate::Source;
 use crate::dc09::{Dc09Source, Dc09SourceConfig};
+use crate::feed::{FeedSource, FeedSourceConfig};
 use crate::http::{ADMIN_SOURCE_NAME, HttpSource, HttpSourceConfig};
 use crate::mqtt::{MqttSource, MqttSourceConfig};
 use crate::onvif::{OnvifSource, OnvifSourceConfig};
@@ -28,6 +29,8 @@ pub enum SourceConfig {
     Onvif(OnvifSourceConfig),
     /// `type = "dc09"`: a SIA DC-09 alarm receiver over TCP and UDP.
     Dc09(Dc09SourceConfig),
+    /// `type = "feed"`: a public feed polled over HTTP(S) or read from a file or folder.
+    Feed(FeedSourceConfig),
 }
 
 impl SourceConfig {
@@ -38,10 +41,11 @@ impl SourceConfig {
             SourceConfig::Mqtt(c) => &c.name,
             SourceConfig::Onvif(c) => &c.name,
             SourceConfig::Dc09(c) => &c.name,
+            SourceConfig::Feed(c) => &c.name,
         }
     }
 
-    /// `"http"`, `"syslog"`, `"mqtt"`, `"onvif"` or `"dc09"`.
+    /// `"http"`, `"syslog"`, `"mqtt"`, `"onvif"`, `"dc09"` or `"feed"`.
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Http(_) => "http",
@@ -49,6 +53,7 @@ impl SourceConfig {
             SourceConfig::Mqtt(_) => "mqtt",
             SourceConfig::Onvif(_) => "onvif",
             SourceConfig::Dc09(_) => "dc09",
+            SourceConfig::Feed(_) => "feed",
         }
     }
 
@@ -61,6 +66,7 @@ impl SourceConfig {
             SourceConfig::Mqtt(c) => c.validate(),
             SourceConfig::Onvif(c) => c.validate(),
             SourceConfig::Dc09(c) => c.validate(),
+            SourceConfig::Feed(c) => c.validate(),
         }
     }
 }
@@ -101,6 +107,7 @@ pub enum BuiltSource {
     Mqtt(Arc<MqttSource>),
     Onvif(Arc<OnvifSource>),
     Dc09(Arc<Dc09Source>),
+    Feed(Arc<FeedSource>),
 }
 
 impl BuiltSource {
@@ -111,6 +118,7 @@ impl BuiltSource {
             BuiltSource::Mqtt(s) => s.clone(),
             BuiltSource::Onvif(s) => s.clone(),
             BuiltSource::Dc09(s) => s.clone(),
+            BuiltSource::Feed(s) => s.clone(),
         }
     }
 
@@ -125,6 +133,7 @@ impl BuiltSource {
             BuiltSource::Mqtt(s) => s.as_ref(),
             BuiltSource::Onvif(s) => s.as_ref(),
             BuiltSource::Dc09(s) => s.as_ref(),
+            BuiltSource::Feed(s) => s.as_ref(),
         }
     }
 }
@@ -137,6 +146,7 @@ pub fn build_typed(cfg: &SourceConfig) -> Result<BuiltSource, BuildError> {
         SourceConfig::Mqtt(c) => BuiltSource::Mqtt(Arc::new(MqttSource::from_config(c)?)),
         SourceConfig::Onvif(c) => BuiltSource::Onvif(Arc::new(OnvifSource::from_config(c)?)),
         SourceConfig::Dc09(c) => BuiltSource::Dc09(Arc::new(Dc09Source::from_config(c)?)),
+        SourceConfig::Feed(c) => BuiltSource::Feed(Arc::new(FeedSource::from_config(c)?)),
     })
 }
 

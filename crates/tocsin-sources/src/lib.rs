@@ -19,6 +19,7 @@
 mod config;
 mod convert;
 pub mod dc09;
+pub mod feed;
 pub mod file;
 pub mod http;
 pub mod mqtt;
