@@ -27,6 +27,7 @@ use tocsin_store::Store;
 pub use auth::{Principal, Role, hash_token};
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use org::reload_sigma;
 
 /// Everything a request handler may reach.
 pub struct AppState {
@@ -51,9 +52,9 @@ pub struct AppState {
     pub presence: tocsin_org::SharedPresence,
     /// Identities events named that the organisation does not know.
     pub unresolved: Arc<tocsin_org::Unresolved>,
-    /// The Sigma rules in force, and the rules that could not be loaded with their reasons.
-    pub sigma: Option<Arc<tocsin_sigma::SigmaRuleSet>>,
-    pub sigma_rejected: Arc<Vec<tocsin_sigma::Rejected>>,
+    /// The Sigma rules in force (swapped whole on reload or when a rule is added), with the
+    /// rules that could not be loaded and their reasons; `None` when no folder is configured.
+    pub sigma: Option<Arc<tocsin_sigma::SigmaHandle>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,6 +68,9 @@ impl std::fmt::Debug for AppState {
 
 /// Largest body any route accepts; HTTP sources apply their own, smaller limit.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest Sigma rule `POST /api/v1/rules` accepts.
+pub const MAX_RULE_BYTES: usize = 256 * 1024;
 
 /// The whole HTTP app.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -112,7 +116,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/teams", get(org::list_teams))
         .route("/api/v1/org", get(org::org_status))
         .route("/api/v1/reload", post(org::reload))
-        .route("/api/v1/rules", get(routes::list_rules))
+        .route(
+            "/api/v1/rules",
+            get(routes::list_rules)
+                .post(routes::add_rule)
+                .layer(DefaultBodyLimit::max(MAX_RULE_BYTES)),
+        )
         .route("/metrics", get(routes::metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()

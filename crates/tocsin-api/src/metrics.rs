@@ -64,7 +64,7 @@ impl Metrics {
     pub fn new(
         sources: Vec<Arc<dyn Source>>,
         queues: Vec<(&'static str, DepthProbe)>,
-        sigma: Option<Arc<tocsin_sigma::SigmaRuleSet>>,
+        sigma: Option<Arc<tocsin_sigma::SigmaHandle>>,
     ) -> Self {
         let mut registry = Registry::with_prefix("tocsin");
         let m = Self {
@@ -272,13 +272,14 @@ impl Collector for SourceCollector {
 /// Per-rule Sigma hits; only rules that have matched are exported, so that thousands of silent
 /// rules do not bloat every scrape.
 struct RuleHitCollector {
-    rules: Arc<tocsin_sigma::SigmaRuleSet>,
+    /// Read at scrape time, so a reload is followed.
+    rules: Arc<tocsin_sigma::SigmaHandle>,
 }
 
 impl std::fmt::Debug for RuleHitCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuleHitCollector")
-            .field("rules", &self.rules.len())
+            .field("rules", &self.rules.current().len())
             .finish()
     }
 }
@@ -291,7 +292,13 @@ impl Collector for RuleHitCollector {
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?;
-        for h in self.rules.hits().into_iter().filter(|h| h.hits > 0) {
+        for h in self
+            .rules
+            .current()
+            .hits()
+            .into_iter()
+            .filter(|h| h.hits > 0)
+        {
             let labels = vec![("rule".to_owned(), h.id)];
             ConstCounter::new(h.hits).encode(metric.encode_family(&labels)?)?;
         }

@@ -93,8 +93,39 @@ pub async fn org_status(State(state): State<Arc<AppState>>) -> Json<serde_json::
     }))
 }
 
-/// Re-reads the organisation files (admin only). A bad file answers 422 with every error (file,
-/// line, field) and the model in force stays as it was.
+/// Reloads the Sigma rule folders off the async threads and logs the outcome; when a folder
+/// cannot be read the rules in force stay.
+pub async fn reload_sigma(
+    handle: Arc<tocsin_sigma::SigmaHandle>,
+) -> Result<tocsin_sigma::ReloadSummary, String> {
+    match tokio::task::spawn_blocking(move || {
+        let summary = handle.reload();
+        (summary, handle.rejected())
+    })
+    .await
+    {
+        Ok((Ok(summary), rejected)) => {
+            for r in rejected.iter() {
+                tracing::warn!(rule = %r, "sigma rule not loaded");
+            }
+            tracing::info!(?summary, "sigma rules reloaded");
+            Ok(summary)
+        }
+        Ok((Err(e), _)) => {
+            tracing::error!(error = %e, "sigma reload refused; the rules in force stay");
+            Err(e.to_string())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sigma reload failed");
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Re-reads the organisation files and the Sigma rule folders (admin only). A bad organisation
+/// file answers 422 with every error (file, line, field) and the model in force stays as it
+/// was; a Sigma folder that cannot be read answers 422 and the rules in force stay. Single
+/// rules that cannot load are listed by `GET /api/v1/rules`.
 pub async fn reload(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
@@ -106,10 +137,41 @@ pub async fn reload(
     let result = tokio::task::spawn_blocking(move || org.reload())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sigma = match state.sigma.clone() {
+        Some(handle) => Some(reload_sigma(handle).await),
+        None => None,
+    };
+    let sigma_json = match &sigma {
+        None => serde_json::Value::Null,
+        Some(Ok(s)) => json!({
+            "status": "reloaded",
+            "loaded": s.loaded,
+            "rejected": s.rejected,
+            "generation": s.generation,
+        }),
+        Some(Err(e)) => json!({ "status": "refused", "error": e }),
+    };
     match result {
         Ok(summary) => {
             tracing::info!(?summary, "organisation reloaded");
-            Ok(Json(json!({ "status": "reloaded", "summary": summary })).into_response())
+            if let Some(Err(e)) = &sigma {
+                return Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({
+                        "error": {
+                            "code": "invalid_sigma_rules",
+                            "message": format!("{e}; the Sigma rules in force stay (the organisation was reloaded)"),
+                        },
+                        "summary": summary,
+                        "sigma": sigma_json,
+                    })),
+                )
+                    .into_response());
+            }
+            Ok(
+                Json(json!({ "status": "reloaded", "summary": summary, "sigma": sigma_json }))
+                    .into_response(),
+            )
         }
         Err(errors) => {
             tracing::warn!(%errors, "organisation reload refused");
@@ -132,7 +194,8 @@ pub async fn reload(
                         "code": "invalid_organisation",
                         "message": "the organisation files have errors; the previous model stays in force",
                         "errors": list,
-                    }
+                    },
+                    "sigma": sigma_json,
                 })),
             )
                 .into_response())

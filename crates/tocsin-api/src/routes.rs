@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tocsin_bus::LiveMessage;
 use tocsin_model::{AlertStatus, Domain};
+use tocsin_sigma::AddRuleError;
 use tocsin_sources::Source;
 use tocsin_sources::http::IngestRefused;
 use tocsin_store::{AlertQuery, DeadLetterQuery, EventQuery};
@@ -313,18 +314,17 @@ where
 /// The Sigma rules in force with their hit counters, and every rule that could not be loaded with
 /// its exact reason.
 pub async fn list_rules(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let rules: Vec<_> = state
-        .sigma
-        .as_ref()
-        .map(|set| {
-            set.hits()
-                .into_iter()
-                .map(|h| json!({ "id": h.id, "title": h.title, "correlation": h.correlation, "hits": h.hits }))
-                .collect()
-        })
-        .unwrap_or_default();
-    let rejected: Vec<_> = state
-        .sigma_rejected
+    let Some(handle) = &state.sigma else {
+        return Json(json!({ "loaded": 0, "generation": 0, "rules": [], "rejected": [] }));
+    };
+    let rules: Vec<_> = handle
+        .current()
+        .hits()
+        .into_iter()
+        .map(|h| json!({ "id": h.id, "title": h.title, "correlation": h.correlation, "hits": h.hits }))
+        .collect();
+    let rejected: Vec<_> = handle
+        .rejected()
         .iter()
         .map(|r| {
             json!({
@@ -335,5 +335,62 @@ pub async fn list_rules(State(state): State<Arc<AppState>>) -> Json<serde_json::
             })
         })
         .collect();
-    Json(json!({ "loaded": rules.len(), "rules": rules, "rejected": rejected }))
+    Json(json!({
+        "loaded": rules.len(),
+        "generation": handle.generation(),
+        "rules": rules,
+        "rejected": rejected,
+    }))
+}
+
+/// Adds one Sigma rule (admin only): the YAML body is validated, 400 with the exact reason if it
+/// cannot load; otherwise it runs from the next event on and is written into the first rule
+/// folder as `<id>.yml`, so it loads again after a restart.
+pub async fn add_rule(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    if principal.role() != Some(Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "a rule may be at most {} bytes",
+                crate::MAX_RULE_BYTES
+            ))
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    let Some(handle) = state.sigma.clone() else {
+        return Err(ApiError::BadRequest(
+            "no Sigma rule folder is configured ([sigma] rules)".into(),
+        ));
+    };
+    let yaml = String::from_utf8(body.to_vec())
+        .map_err(|e| ApiError::BadRequest(format!("the rule is not UTF-8: {e}")))?;
+    let result = tokio::task::spawn_blocking(move || handle.add_rule(&yaml))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match result {
+        Ok(added) => {
+            tracing::info!(rule = %added.id, path = %added.path.display(), "sigma rule added");
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({
+                    "id": added.id,
+                    "title": added.title,
+                    "path": added.path.display().to_string(),
+                    "loaded": added.loaded,
+                })),
+            )
+                .into_response())
+        }
+        Err(e @ (AddRuleError::Invalid(_) | AddRuleError::NoFolder)) => {
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
 }

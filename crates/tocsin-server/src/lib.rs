@@ -267,7 +267,7 @@ async fn start_inner(
             }),
         ),
     ];
-    let (sigma, sigma_rejected) = load_sigma(&cfg.sigma).await;
+    let sigma = load_sigma(&cfg.sigma).await;
     let metrics = Arc::new(Metrics::new(sources.clone(), queues, sigma.clone()));
     {
         let unresolved = unresolved.clone();
@@ -316,10 +316,9 @@ async fn start_inner(
             Err(e) => tracing::error!(error = %e, "public-signal detection disabled"),
         }
     }
-    if let Some(rules) = &sigma {
-        detectors.push(Box::new(tocsin_sigma::SigmaDetector::new(
-            rules.clone(),
-            &cfg.sigma.options(),
+    if let Some(handle) = &sigma {
+        detectors.push(Box::new(tocsin_sigma::SigmaDetector::with_handle(
+            handle.clone(),
         )));
     }
     let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier::new("log"))];
@@ -392,7 +391,6 @@ async fn start_inner(
         presence,
         unresolved,
         sigma,
-        sigma_rejected: Arc::new(sigma_rejected),
     });
 
     let mut addr = None;
@@ -435,42 +433,45 @@ async fn start_inner(
 
 /// Loads the configured Sigma rules off the async threads (thousands of files take seconds).
 /// Rules that cannot be loaded are logged with their reason and listed by `/api/v1/rules`.
-async fn load_sigma(
-    cfg: &config::SigmaConfig,
-) -> (
-    Option<Arc<tocsin_sigma::SigmaRuleSet>>,
-    Vec<tocsin_sigma::Rejected>,
-) {
+async fn load_sigma(cfg: &config::SigmaConfig) -> Option<Arc<tocsin_sigma::SigmaHandle>> {
     if cfg.rules.is_empty() {
-        return (None, Vec::new());
+        return None;
     }
     let dirs = cfg.rules.clone();
     let options = cfg.options();
     let loaded =
-        tokio::task::spawn_blocking(move || tocsin_sigma::SigmaRuleSet::load_dirs(&dirs, &options))
-            .await;
+        tokio::task::spawn_blocking(move || tocsin_sigma::SigmaHandle::load(dirs, options)).await;
     match loaded {
-        Ok((set, rejected)) => {
-            for r in &rejected {
+        Ok(handle) => {
+            let rejected = handle.rejected();
+            for r in rejected.iter() {
                 tracing::warn!(rule = %r, "sigma rule not loaded");
             }
             tracing::info!(
-                loaded = set.len(),
+                loaded = handle.current().len(),
                 rejected = rejected.len(),
                 "sigma rules loaded"
             );
-            (Some(Arc::new(set)), rejected)
+            Some(Arc::new(handle))
         }
         Err(e) => {
             tracing::error!(error = %e, "sigma rule loading failed");
-            (None, Vec::new())
+            None
         }
     }
 }
 
+/// Reloads the Sigma rule folders off the async threads and logs the outcome; on failure the
+/// rules in force stay. `POST /api/v1/reload` and SIGHUP under `serve` call this.
+pub async fn reload_sigma(
+    handle: Arc<tocsin_sigma::SigmaHandle>,
+) -> Result<tocsin_sigma::ReloadSummary, String> {
+    tocsin_api::reload_sigma(handle).await
+}
+
 /// The organisation's sites (with their geofence radius) and the people travelling right now,
 /// as the public-signal detector measures distances to them.
-fn public_targets(
+pub(crate) fn public_targets(
     org: &tocsin_org::Org,
     now: chrono::DateTime<chrono::Utc>,
 ) -> (

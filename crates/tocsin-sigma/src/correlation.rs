@@ -811,9 +811,11 @@ impl Correlator {
                 .saturating_sub(span_ms.saturating_add(lateness_ms)),
         );
 
+        // The value that met the condition and the entries of the window that met it.
         let fired = if in_order {
             let from = group.active_from;
-            evaluate_window(def, group, from, group.entries.len(), true)
+            let to = group.entries.len();
+            evaluate_window(def, group, from, to, true).map(|v| (v, from, to))
         } else {
             // A late event may complete any window that contains it: try each start.
             let mut best = None;
@@ -831,18 +833,17 @@ impl Correlator {
                 let from = group.entries.partition_point(|e| e.time_ms < s);
                 let to = group.entries.partition_point(|e| e.time_ms <= end_ms);
                 if let Some(v) = evaluate_window(def, group, from, to, false) {
-                    best = Some(v);
+                    best = Some((v, from, to));
                     break;
                 }
             }
             best
         };
 
-        let hit = fired.map(|value| {
+        let hit = fired.map(|(value, from, to)| {
             let mut evidence: Vec<Ulid> = group
                 .entries
-                .iter()
-                .skip(group.active_from)
+                .range(from..to.min(group.entries.len()))
                 .map(|e| e.id)
                 .filter(|e| *e != id)
                 .collect();

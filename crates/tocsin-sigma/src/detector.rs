@@ -8,7 +8,7 @@ use tocsin_model::Event;
 
 use crate::correlation::{CorrelationHit, CorrelationStats, Correlator, EventMeta};
 use crate::view::{ModelEventView, event_logsource};
-use crate::{SigmaOptions, SigmaRuleSet};
+use crate::{SigmaHandle, SigmaOptions, SigmaRuleSet};
 
 /// Entities that make two matches of one rule the same alert.
 const DEDUP_ENTITIES: &[&str] = &[
@@ -33,6 +33,8 @@ pub struct SigmaDetector {
     correlator: Correlator,
     matched: Vec<usize>,
     fired: Vec<CorrelationHit>,
+    /// Where a new rule set comes from, and the generation in use.
+    handle: Option<(Arc<SigmaHandle>, u64)>,
 }
 
 impl SigmaDetector {
@@ -44,7 +46,31 @@ impl SigmaDetector {
             correlator,
             matched: Vec::new(),
             fired: Vec::new(),
+            handle: None,
         }
+    }
+
+    /// A detector on the handle's rule set that switches to each new set the handle swaps in,
+    /// before the next event it sees (no event is dropped or seen twice).
+    pub fn with_handle(handle: Arc<SigmaHandle>) -> Self {
+        let generation = handle.generation();
+        let mut d = Self::new(handle.current(), handle.options());
+        d.handle = Some((handle, generation));
+        d
+    }
+
+    /// Takes the handle's rule set if it changed since the last event.
+    fn follow_handle(&mut self) {
+        let Some((handle, seen)) = &mut self.handle else {
+            return;
+        };
+        let generation = handle.generation();
+        if generation == *seen {
+            return;
+        }
+        *seen = generation;
+        let rules = handle.current();
+        self.replace_rules(rules);
     }
 
     /// The rule set in use (its hit counters feed metrics).
@@ -107,6 +133,7 @@ impl Detector for SigmaDetector {
     }
 
     fn on_event(&mut self, event: &Event, out: &mut Vec<Detection>) {
+        self.follow_handle();
         self.matched.clear();
         self.fired.clear();
         let view = ModelEventView::new(event);

@@ -24,6 +24,7 @@
 
 mod correlation;
 mod detector;
+mod handle;
 pub mod logsource;
 mod options;
 mod placeholder;
@@ -35,7 +36,9 @@ pub use correlation::{
     EventMeta, RuleRef,
 };
 pub use detector::SigmaDetector;
+pub use handle::{AddRuleError, AddedRule, ReloadError, ReloadSummary, SigmaHandle};
 pub use logsource::{EventLogsource, RuleLogsource};
 pub use options::SigmaOptions;
+pub use rsigma_eval::event::JsonEvent;
 pub use ruleset::{RejectKind, Rejected, RuleHits, RuleInfo, SigmaRuleSet, severity_of};
 pub use view::{ModelEventView, event_logsource, json_logsource};

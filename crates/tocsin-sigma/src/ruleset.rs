@@ -146,9 +146,9 @@ pub struct RuleHits {
 }
 
 /// Documents read from one file, before compilation.
-struct Parsed {
+pub(crate) struct Parsed {
     path: PathBuf,
-    collection: SigmaCollection,
+    pub(crate) collection: SigmaCollection,
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>, rejected: &mut Vec<Rejected>) {
@@ -175,7 +175,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>, rejected: &mut Vec<Rejected>) 
     }
 }
 
-fn parse_text(path: &Path, text: &str, rejected: &mut Vec<Rejected>) -> Option<Parsed> {
+pub(crate) fn parse_text(path: &Path, text: &str, rejected: &mut Vec<Rejected>) -> Option<Parsed> {
     let parsed = catch_unwind(AssertUnwindSafe(|| rsigma_parser::parse_sigma_yaml(text)));
     let collection = match parsed {
         Ok(Ok(c)) => c,
@@ -233,6 +233,16 @@ impl SigmaRuleSet {
     /// Loads every `.yml`/`.yaml` file under the folders (recursively, in name order). Rules
     /// that cannot be loaded come back with the reason; nothing is skipped silently.
     pub fn load_dirs(dirs: &[PathBuf], options: &SigmaOptions) -> (SigmaRuleSet, Vec<Rejected>) {
+        Self::load(dirs, &[], options)
+    }
+
+    /// Loads the folders as [`SigmaRuleSet::load_dirs`] does, then the YAML texts (rules sent
+    /// over the API), all into one set so that correlations may refer across them.
+    pub fn load(
+        dirs: &[PathBuf],
+        sources: &[(PathBuf, String)],
+        options: &SigmaOptions,
+    ) -> (SigmaRuleSet, Vec<Rejected>) {
         let mut rejected = Vec::new();
         let mut files = Vec::new();
         for d in dirs {
@@ -275,6 +285,11 @@ impl SigmaRuleSet {
                 }),
             }
         }
+        parsed.extend(
+            sources
+                .iter()
+                .filter_map(|(p, text)| parse_text(p, text, &mut rejected)),
+        );
         let set = Self::build(parsed, options, &mut rejected);
         (set, rejected)
     }
@@ -487,6 +502,33 @@ impl SigmaRuleSet {
         for &i in &out[start..] {
             if let Some(h) = self.rule_hits.get(i) {
                 h.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Starts this set's hit counters from another set's, rule by rule id, so that counters
+    /// survive a reload.
+    pub fn carry_hits_from(&self, old: &SigmaRuleSet) {
+        let old_rules: HashMap<&str, u64> = old
+            .rules
+            .iter()
+            .zip(&old.rule_hits)
+            .map(|(r, h)| (r.id.as_str(), h.load(Ordering::Relaxed)))
+            .collect();
+        for (r, h) in self.rules.iter().zip(&self.rule_hits) {
+            if let Some(n) = old_rules.get(r.id.as_str()) {
+                h.store(*n, Ordering::Relaxed);
+            }
+        }
+        let old_corr: HashMap<&str, u64> = old
+            .correlations
+            .iter()
+            .zip(&old.correlation_hits)
+            .map(|(c, h)| (c.id.as_str(), h.load(Ordering::Relaxed)))
+            .collect();
+        for (c, h) in self.correlations.iter().zip(&self.correlation_hits) {
+            if let Some(n) = old_corr.get(c.id.as_str()) {
+                h.store(*n, Ordering::Relaxed);
             }
         }
     }
