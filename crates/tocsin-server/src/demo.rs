@@ -216,6 +216,35 @@ const NEWS: &[(&str, &str, u8)] = &[
     ),
 ];
 
+/// Posts witnesses write about one incident; `{city}` is the site's city.
+const SOCIAL: &[&[&str]] = &[
+    &[
+        "Huge fire in {city} right now, black smoke over the whole area",
+        "Firefighters battling a large blaze in {city}, several buildings burning",
+        "Fire in {city}: flames and smoke visible from miles away, stay clear",
+        "Still burning in {city}, the fire has spread to a second building",
+    ],
+    &[
+        "Thousands of protesters marching in {city}, police have closed the main roads",
+        "Protest in {city} turning tense, riot police blocking the streets",
+        "Huge demonstration in {city} today, traffic at a standstill",
+    ],
+    &[
+        "Explosion heard in {city}, windows shaking, emergency services on the way",
+        "Loud blast in {city} a few minutes ago, smoke rising, people evacuating",
+        "Explosion in {city}: police cordon and ambulances everywhere",
+    ],
+];
+
+/// The city a demo site is in, as people name it in posts.
+fn city_of(site: &str) -> &'static str {
+    match site {
+        "dc-frankfurt" => "Frankfurt",
+        "office-london" => "London",
+        _ => "Paris",
+    }
+}
+
 const THREATS: &[&str] = &[
     "Trojan:Win32/Emotet",
     "Ransom:Win32/LockBit",
@@ -515,14 +544,25 @@ impl Feeder {
             }
             4 => {
                 let (topic, text, sev) = self.pick(NEWS, NEWS[0]);
-                vec![
+                let mut out = vec![
                     json!({"time": time, "domain": "public", "class": "public_report",
                     "activity": "reported", "severity": sev, "site": site.id,
                     "place": site.name, "message": text,
                     "geo": {"lat": site.lat + self.rng.gen_range(-0.02..0.02), "lon": site.lon + self.rng.gen_range(-0.02..0.02), "radius_m": 1500.0},
                     "url": "https://news.example/item",
                     "fields": {"topic": topic, "feed": "demo-news"}}),
-                ]
+                ];
+                // Witnesses post about an incident in the site's city: the public-signal
+                // detector clusters them into one event and places it near the site.
+                let city = city_of(&site.id);
+                let posts = *SOCIAL.choose(&mut self.rng).unwrap_or(&SOCIAL[0]);
+                for (i, template) in posts.iter().enumerate() {
+                    out.push(json!({"time": time, "domain": "public", "class": "public_report",
+                        "activity": "posted", "severity": 2,
+                        "message": template.replace("{city}", city),
+                        "fields": {"author": format!("witness{}", self.rng.gen_range(100..999) * 10 + i), "feed": "demo-social"}}));
+                }
+                out
             }
             5 => {
                 let zone = self.pick(&site.zones, String::new());
@@ -754,6 +794,48 @@ mod tests {
             rules.len() >= 4,
             "only {rules:?} fired in 10 simulated minutes"
         );
+    }
+
+    #[test]
+    fn the_demo_public_stream_raises_public_signal_alerts_near_a_site() {
+        use tocsin_detect::Detector;
+        let c = demo_config().unwrap();
+        let mut public = c
+            .public_signal
+            .clone()
+            .expect("the demo enables public signals");
+        let start: DateTime<Utc> = "2026-05-04T02:00:00Z".parse().unwrap();
+        let (sites, travellers) = crate::public_targets(&demo_org().unwrap(), start);
+        public.sites = sites;
+        public.travellers = travellers;
+        let mut det = tocsin_public::PublicSignalDetector::new(public).unwrap();
+        let mut feeder = Feeder::new(1);
+        let mut out = Vec::new();
+        for i in 0..4800 {
+            let now = start + chrono::Duration::milliseconds(250 * i);
+            for v in feeder.next_batch(now) {
+                let ctx = IngestContext {
+                    source: DEMO_SOURCE,
+                    tenant: "default",
+                    domain: None,
+                    ingested: now,
+                    id: Ulid::new(),
+                    limits: Limits::default(),
+                };
+                det.on_event(&Event::from_value(v, &ctx).unwrap(), &mut out);
+            }
+        }
+        assert!(
+            !out.is_empty(),
+            "no public-signal alert in 20 simulated minutes"
+        );
+        for d in &out {
+            assert!(d.site_id.is_some(), "{d:?}");
+            assert!(
+                d.geo.as_ref().is_some_and(|g| g.radius_m.is_some()),
+                "{d:?}"
+            );
+        }
     }
 
     /// Runs `feeder` for ten simulated minutes through the demo organisation's enrichment and the

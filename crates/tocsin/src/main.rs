@@ -2,6 +2,7 @@
 
 mod bench;
 mod replay;
+mod routes_cmd;
 mod sigma_cmd;
 mod signals_cmd;
 
@@ -50,6 +51,9 @@ enum Command {
     /// Check and try Sigma rules.
     #[command(subcommand)]
     Rules(sigma_cmd::RulesCommand),
+    /// Routing and escalation: who would be notified about an alert.
+    #[command(subcommand)]
+    Routes(routes_cmd::RoutesCommand),
     /// Public signals: train and evaluate event detection, parse feeds, explain a text.
     #[command(subcommand)]
     Signals(signals_cmd::SignalsCommand),
@@ -176,6 +180,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a).await.map(|()| ExitCode::SUCCESS),
         Command::Sigma(c) => sigma_cmd::run_sigma(c),
         Command::Rules(c) => sigma_cmd::run_rules(c),
+        Command::Routes(c) => routes_cmd::run(c).map(|()| ExitCode::SUCCESS),
         Command::Signals(c) => signals_cmd::run(c),
         Command::Token(TokenCommand::Create {
             config,
@@ -280,13 +285,17 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown_signal().await;
         stop.cancel();
     });
-    reload_on_sighup(server.state.org.clone());
+    reload_on_sighup(server.state.org.clone(), server.state.sigma.clone());
     server.wait().await;
     Ok(())
 }
 
-/// SIGHUP re-reads the organisation files; a bad file is logged and the old model stays.
-fn reload_on_sighup(org: Arc<tocsin_org::OrgHandle>) {
+/// SIGHUP re-reads the organisation files and the Sigma rule folders; a bad file is logged and
+/// the old model (or rule set) stays.
+fn reload_on_sighup(
+    org: Arc<tocsin_org::OrgHandle>,
+    sigma: Option<Arc<tocsin_sigma::SigmaHandle>>,
+) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -304,10 +313,14 @@ fn reload_on_sighup(org: Arc<tocsin_org::OrgHandle>) {
                 }
                 Err(e) => tracing::error!(error = %e, "organisation reload failed"),
             }
+            if let Some(sigma) = &sigma {
+                // The outcome is logged by the reload itself.
+                let _ = tocsin_server::reload_sigma(sigma.clone()).await;
+            }
         }
     });
     #[cfg(not(unix))]
-    drop(org);
+    drop((org, sigma));
 }
 
 fn new_token() -> String {
