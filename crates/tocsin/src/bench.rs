@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// Events per HTTP request.
     #[arg(long, default_value_t = 100)]
     pub batch: u64,
+    /// Also run the Sigma rules of these folders in the pipeline (e.g. SigmaHQ's rules/windows).
+    #[arg(long)]
+    pub sigma: Vec<std::path::PathBuf>,
 }
 
 const BENCH_CONFIG: &str = r#"
@@ -55,8 +58,12 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         bail!("--rate, --seconds and --batch must be positive");
     }
     let dir = tempfile::tempdir()?;
-    let config = Config::parse(BENCH_CONFIG, Path::new("<bench>/tocsin.toml"))
+    let mut config = Config::parse(BENCH_CONFIG, Path::new("<bench>/tocsin.toml"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for dir in &a.sigma {
+        anyhow::ensure!(dir.is_dir(), "{} is not a folder", dir.display());
+        config.sigma.rules.push(std::fs::canonicalize(dir)?);
+    }
     let mut opts = ServerOptions::new(config);
     opts.listen = Some("127.0.0.1:0".parse()?);
     opts.data_dir = Some(dir.path().to_owned());
