@@ -158,6 +158,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         "machine:        {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if let Some(rules) = &server.state.sigma {
+        println!("sigma rules:    {} in the pipeline", rules.current().len());
+    }
     println!(
         "sent:           {} events in {:.1} s ({:.0} events/s), {} accepted, {} refused (429)",
         total_batches * a.batch,
