@@ -810,26 +810,17 @@ impl Source for Dc09Source {
             .into_iter()
             .chain(bound.udp.map(|a| format!("udp://{a}")))
             .collect();
-        let failed = self
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let silent = self.failed_accounts();
-        let health = if let Some(reason) = failed {
-            Health::Failed { reason }
-        } else if !self.started.load(Ordering::Relaxed) {
-            Health::Starting
-        } else if self.overload.is_set() {
-            Health::Degraded {
-                reason: "pipeline full: answering NAK".to_owned(),
-            }
-        } else if !silent.is_empty() {
-            Health::Degraded {
+        let health = match crate::source::listener_health(
+            &self.failed,
+            &self.started,
+            &self.overload,
+            "answering NAK",
+        ) {
+            Health::Healthy if !silent.is_empty() => Health::Degraded {
                 reason: format!("no supervision from account(s) {}", silent.join(", ")),
-            }
-        } else {
-            Health::Healthy
+            },
+            other => other,
         };
         status_of(&self.info, &self.counters, addrs, health)
     }
@@ -839,12 +830,7 @@ impl Source for Dc09Source {
         sink: Sink,
         shutdown: CancellationToken,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        if self.started.swap(true, Ordering::SeqCst) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("source {:?} is already started", self.info.name),
-            ));
-        }
+        crate::source::mark_started(&self.started, &self.info)?;
         let bind =
             async {
                 let tcp =

@@ -841,12 +841,7 @@ impl Source for FeedSource {
         sink: Sink,
         shutdown: CancellationToken,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        if self.started.swap(true, Ordering::SeqCst) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("source {:?} is already started", self.info.name),
-            ));
-        }
+        crate::source::mark_started(&self.started, &self.info)?;
         Ok(vec![tokio::spawn(self.run(sink, shutdown))])
     }
 }

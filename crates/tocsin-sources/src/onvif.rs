@@ -31,7 +31,7 @@ use crate::config::{BuildError, check_name, check_tenant, default_tenant};
 use crate::http::ADMIN_SOURCE_NAME;
 use crate::sink::log_lost_dead_letter;
 use crate::source::{OverloadFlag, status_of};
-use crate::{Health, Sink, Source, SourceCounters, SourceInfo, SourceStatus};
+use crate::{Sink, Source, SourceCounters, SourceInfo, SourceStatus};
 use tocsin_parsers::mapping::Mapping;
 use tocsin_parsers::onvif::{self, OnvifLimits};
 
@@ -396,22 +396,12 @@ impl Source for OnvifSource {
             .map(|a| format!("http://{a}{}", self.config.path))
             .into_iter()
             .collect();
-        let failed = self
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let health = if let Some(reason) = failed {
-            Health::Failed { reason }
-        } else if !self.started.load(Ordering::Relaxed) {
-            Health::Starting
-        } else if self.overload.is_set() {
-            Health::Degraded {
-                reason: "pipeline full: refusing pushes".to_owned(),
-            }
-        } else {
-            Health::Healthy
-        };
+        let health = crate::source::listener_health(
+            &self.failed,
+            &self.started,
+            &self.overload,
+            "refusing pushes",
+        );
         status_of(&self.info, &self.counters, addrs, health)
     }
 
@@ -420,12 +410,7 @@ impl Source for OnvifSource {
         sink: Sink,
         shutdown: CancellationToken,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        if self.started.swap(true, Ordering::SeqCst) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("source {:?} is already started", self.info.name),
-            ));
-        }
+        crate::source::mark_started(&self.started, &self.info)?;
         let addr = self.config.listen;
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,

@@ -142,6 +142,39 @@ impl OverloadFlag {
     }
 }
 
+/// Marks a source started; a second start is refused, since its sockets are already bound.
+pub(crate) fn mark_started(started: &AtomicBool, info: &SourceInfo) -> std::io::Result<()> {
+    if started.swap(true, Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("source {:?} is already started", info.name),
+        ));
+    }
+    Ok(())
+}
+
+/// The health every listening source shares: failed (with why), starting, degraded while the
+/// pipeline is full (`overloaded` says what the source does then), else healthy.
+pub(crate) fn listener_health(
+    failed: &std::sync::Mutex<Option<String>>,
+    started: &AtomicBool,
+    overload: &OverloadFlag,
+    overloaded: &str,
+) -> Health {
+    let failed = failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(reason) = failed {
+        Health::Failed { reason }
+    } else if !started.load(Ordering::Relaxed) {
+        Health::Starting
+    } else if overload.is_set() {
+        Health::Degraded {
+            reason: format!("pipeline full: {overloaded}"),
+        }
+    } else {
+        Health::Healthy
+    }
+}
+
 pub(crate) fn status_of(
     info: &SourceInfo,
     counters: &SourceCounters,

@@ -28,7 +28,7 @@ use crate::config::{BuildError, check_name, check_tenant, default_tenant};
 use crate::http::ADMIN_SOURCE_NAME;
 use crate::sink::log_lost_dead_letter;
 use crate::source::{OverloadFlag, status_of};
-use crate::{Health, Sink, Source, SourceCounters, SourceInfo, SourceStatus};
+use crate::{Sink, Source, SourceCounters, SourceInfo, SourceStatus};
 use tocsin_parsers::mapping::Mapping;
 use tocsin_parsers::normalise::syslog_to_input;
 use tocsin_parsers::syslog::{SyslogOptions, parse};
@@ -425,22 +425,12 @@ impl Source for SyslogSource {
             .into_iter()
             .chain(bound.tcp.map(|a| format!("tcp://{a}")))
             .collect();
-        let failed = self
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let health = if let Some(reason) = failed {
-            Health::Failed { reason }
-        } else if !self.started.load(Ordering::Relaxed) {
-            Health::Starting
-        } else if self.overload.is_set() {
-            Health::Degraded {
-                reason: "pipeline full: dropping messages".to_owned(),
-            }
-        } else {
-            Health::Healthy
-        };
+        let health = crate::source::listener_health(
+            &self.failed,
+            &self.started,
+            &self.overload,
+            "dropping messages",
+        );
         status_of(&self.info, &self.counters, addrs, health)
     }
 
@@ -449,12 +439,7 @@ impl Source for SyslogSource {
         sink: Sink,
         shutdown: CancellationToken,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        if self.started.swap(true, Ordering::SeqCst) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("source {:?} is already started", self.info.name),
-            ));
-        }
+        crate::source::mark_started(&self.started, &self.info)?;
         // Bind everything before spawning anything, so a failure leaves nothing half running.
         let bind =
             async {
