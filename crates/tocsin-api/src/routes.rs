@@ -261,7 +261,8 @@ pub async fn get_alert(
     }
 }
 
-/// Live alerts for the caller's tenant as Server-Sent Events (`alert.new`, `alert.updated`),
+/// Live alerts and incidents for the caller's tenant as Server-Sent Events (`alert.new`,
+/// `alert.updated`, `incident.new`, `incident.updated`),
 /// with keep-alive comments. A subscriber that falls behind gets a `lagged` event saying how many
 /// messages it missed, so the dashboard can reload instead of silently showing a gap.
 pub async fn stream(
@@ -275,13 +276,16 @@ pub async fn stream(
         loop {
             let ev = match rx.recv().await {
                 Ok(msg) if msg.tenant() == tenant => {
-                    let alert = match &msg {
-                        LiveMessage::AlertNew(a) | LiveMessage::AlertUpdated(a) => a,
-                    };
-                    SseEvent::default()
-                        .event(msg.kind())
-                        .json_data(alert.as_ref())
-                        .unwrap_or_else(|_| SseEvent::default().comment("unencodable"))
+                    let event = SseEvent::default().event(msg.kind());
+                    match &msg {
+                        LiveMessage::AlertNew(a) | LiveMessage::AlertUpdated(a) => {
+                            event.json_data(a.as_ref())
+                        }
+                        LiveMessage::IncidentNew(i) | LiveMessage::IncidentUpdated(i) => {
+                            event.json_data(i.as_ref())
+                        }
+                    }
+                    .unwrap_or_else(|_| SseEvent::default().comment("unencodable"))
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(n)) => {

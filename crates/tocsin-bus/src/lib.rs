@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tocsin_incidents::Incident;
 use tocsin_model::Alert;
 use tokio::sync::{broadcast, mpsc};
 
@@ -61,6 +62,10 @@ pub enum LiveMessage {
     AlertNew(Arc<Alert>),
     /// An existing alert changed (a repeat folded into it, an acknowledgement).
     AlertUpdated(Arc<Alert>),
+    /// An incident was opened.
+    IncidentNew(Arc<Incident>),
+    /// An incident changed (an alert joined, a state change, a note, an assignment, a review).
+    IncidentUpdated(Arc<Incident>),
 }
 
 impl LiveMessage {
@@ -68,12 +73,15 @@ impl LiveMessage {
         match self {
             LiveMessage::AlertNew(_) => "alert.new",
             LiveMessage::AlertUpdated(_) => "alert.updated",
+            LiveMessage::IncidentNew(_) => "incident.new",
+            LiveMessage::IncidentUpdated(_) => "incident.updated",
         }
     }
 
     pub fn tenant(&self) -> &str {
         match self {
             LiveMessage::AlertNew(a) | LiveMessage::AlertUpdated(a) => &a.tenant,
+            LiveMessage::IncidentNew(i) | LiveMessage::IncidentUpdated(i) => &i.tenant,
         }
     }
 }
