@@ -42,9 +42,11 @@ mod cursor;
 mod error;
 mod incidents;
 mod migrate;
+mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
+mod users;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -57,10 +59,15 @@ pub use config::{DEFAULT_DATA_DIR, StorageConfig, open, open_in, redact_url};
 pub use error::StoreError;
 pub(crate) use error::conflict_or;
 pub use incidents::IncidentQuery;
+pub use outbox::{
+    AckOutcome, Delivered, Delivery, DeliveryQuery, DeliveryResult, DeliveryStatus, SendFuture,
+    StoredSilence,
+};
 pub use postgres::{
     ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore, open_postgres, open_postgres_with,
 };
 pub use sqlite::{SQLITE_FILE_NAME, SqliteStore, open_sqlite};
+pub use users::{Session, User};
 
 /// The largest page a listing returns; larger limits are cut to it.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -211,6 +218,178 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         let _ = (tenant, id);
         Err(StoreError::Unsupported {
             operation: "delete_token",
+        })
+    }
+
+    /// Creates a dashboard user, or replaces the password, role and tenant of the one with that
+    /// username. The default answers [`StoreError::Unsupported`], as do the other user and
+    /// session methods; both backends implement them.
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        let _ = user;
+        Err(StoreError::Unsupported {
+            operation: "upsert_user",
+        })
+    }
+
+    /// The user with this username, of whatever tenant.
+    async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let _ = username;
+        Err(StoreError::Unsupported {
+            operation: "find_user",
+        })
+    }
+
+    /// The users of a tenant, by username.
+    async fn list_users(&self, tenant: &str) -> Result<Vec<User>, StoreError> {
+        let _ = tenant;
+        Err(StoreError::Unsupported {
+            operation: "list_users",
+        })
+    }
+
+    /// Deletes a user of `tenant` and their sessions; `false` when there was none.
+    async fn delete_user(&self, tenant: &str, username: &str) -> Result<bool, StoreError> {
+        let _ = (tenant, username);
+        Err(StoreError::Unsupported {
+            operation: "delete_user",
+        })
+    }
+
+    /// Stores a new login session. Its user must exist.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let _ = session;
+        Err(StoreError::Unsupported {
+            operation: "insert_session",
+        })
+    }
+
+    /// The session with this hash if it has not expired at `now`.
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let _ = (id_hash, now);
+        Err(StoreError::Unsupported {
+            operation: "find_session",
+        })
+    }
+
+    /// Ends a session (logout); `false` when there was none.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let _ = id_hash;
+        Err(StoreError::Unsupported {
+            operation: "delete_session",
+        })
+    }
+
+    /// Deletes the sessions expired at `now`, returning how many.
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _ = now;
+        Err(StoreError::Unsupported {
+            operation: "purge_sessions",
+        })
+    }
+
+    /// Enqueues planned notifications, all in one transaction; a delivery whose `key` is
+    /// already stored is ignored. Returns how many were new. The default answers
+    /// [`StoreError::Unsupported`].
+    async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<u64, StoreError> {
+        let _ = deliveries;
+        Err(StoreError::Unsupported {
+            operation: "enqueue_deliveries",
+        })
+    }
+
+    /// Claims up to `limit` deliveries due at `now` (pending or failed with `next_attempt` at
+    /// or before `now`, or `sending` whose lease ran out), oldest due first, for `lease`: each
+    /// becomes `sending` with a fresh `claim` token. Due rows of alerts that are no longer open
+    /// are cancelled instead. The default answers [`StoreError::Unsupported`].
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: chrono::Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let _ = (now, limit, lease);
+        Err(StoreError::Unsupported {
+            operation: "claim_deliveries",
+        })
+    }
+
+    /// Sends one claimed delivery under the fence that [`Store::acknowledge_alerts`] takes too:
+    /// `send` runs only if the row is still `sending` under `d.claim`, and its result is
+    /// recorded before the fence is released (a sent row also sets the alert's `notified` time
+    /// when unset). So an acknowledgement either commits before (and `send` never runs) or waits
+    /// until the send is over. The default answers [`StoreError::Unsupported`].
+    async fn deliver(&self, d: &Delivery, send: SendFuture<'_>) -> Result<Delivered, StoreError> {
+        let _ = (d, send);
+        Err(StoreError::Unsupported {
+            operation: "deliver",
+        })
+    }
+
+    /// Makes every `sending` delivery due again (after a restart: nobody is sending any more).
+    /// Only for a backend used by one process. The default answers [`StoreError::Unsupported`].
+    async fn release_deliveries(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _ = now;
+        Err(StoreError::Unsupported {
+            operation: "release_deliveries",
+        })
+    }
+
+    /// Acknowledges the open alerts among `alerts` of `tenant` at `at` and cancels every
+    /// pending, failed or sending delivery of them, in one transaction, after any send in flight
+    /// for them has been recorded. The default answers [`StoreError::Unsupported`].
+    async fn acknowledge_alerts(
+        &self,
+        tenant: &str,
+        alerts: &[Ulid],
+        at: DateTime<Utc>,
+    ) -> Result<AckOutcome, StoreError> {
+        let _ = (tenant, alerts, at);
+        Err(StoreError::Unsupported {
+            operation: "acknowledge_alerts",
+        })
+    }
+
+    /// Deliveries matching every filter of `q`, newest first by id. The default answers
+    /// [`StoreError::Unsupported`].
+    async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
+        let _ = q;
+        Err(StoreError::Unsupported {
+            operation: "list_deliveries",
+        })
+    }
+
+    /// Stores a silence; an id already stored is [`StoreError::Conflict`]. The default answers
+    /// [`StoreError::Unsupported`].
+    async fn insert_silence(&self, s: &StoredSilence) -> Result<(), StoreError> {
+        let _ = s;
+        Err(StoreError::Unsupported {
+            operation: "insert_silence",
+        })
+    }
+
+    /// The silences of `tenant` that have not ended at `at`, by start. The default answers
+    /// [`StoreError::Unsupported`].
+    async fn list_silences(
+        &self,
+        tenant: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<StoredSilence>, StoreError> {
+        let _ = (tenant, at);
+        Err(StoreError::Unsupported {
+            operation: "list_silences",
+        })
+    }
+
+    /// Deletes a silence of `tenant`; `false` when there was none with that id. The default
+    /// answers [`StoreError::Unsupported`].
+    async fn delete_silence(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let _ = (tenant, id);
+        Err(StoreError::Unsupported {
+            operation: "delete_silence",
         })
     }
 

@@ -38,6 +38,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Concurrent readers; WAL lets them run beside the single writer.
 const READERS: u32 = 4;
 
+mod outbox;
+
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 
 const INSERT_EVENT: &str = "INSERT INTO events \
@@ -106,6 +108,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    /// The delivery fence, striped by alert (see `sqlite/outbox.rs`).
+    fences: std::sync::Arc<Vec<tokio::sync::RwLock<()>>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -148,6 +152,11 @@ pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteStore, StoreError> {
         writer,
         reader,
         path,
+        fences: std::sync::Arc::new(
+            (0..outbox::FENCE_STRIPES)
+                .map(|_| tokio::sync::RwLock::new(()))
+                .collect(),
+        ),
     })
 }
 
@@ -583,6 +592,99 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn upsert_user(&self, u: &crate::User) -> Result<(), StoreError> {
+        self.user_upsert_user(u).await
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<crate::User>, StoreError> {
+        self.user_find_user(username).await
+    }
+
+    async fn list_users(&self, tenant: &str) -> Result<Vec<crate::User>, StoreError> {
+        self.user_list_users(tenant).await
+    }
+
+    async fn delete_user(&self, tenant: &str, username: &str) -> Result<bool, StoreError> {
+        self.user_delete_user(tenant, username).await
+    }
+
+    async fn insert_session(&self, s: &crate::Session) -> Result<(), StoreError> {
+        self.user_insert_session(s).await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::Session>, StoreError> {
+        self.user_find_session(id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        self.user_delete_session(id_hash).await
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.user_purge_sessions(now).await
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[crate::Delivery]) -> Result<u64, StoreError> {
+        self.outbox_enqueue(deliveries).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: chrono::Duration,
+    ) -> Result<Vec<crate::Delivery>, StoreError> {
+        self.outbox_claim(now, limit, lease).await
+    }
+
+    async fn deliver(
+        &self,
+        d: &crate::Delivery,
+        send: crate::SendFuture<'_>,
+    ) -> Result<crate::Delivered, StoreError> {
+        self.outbox_deliver(d, send).await
+    }
+
+    async fn release_deliveries(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.outbox_release(now).await
+    }
+
+    async fn acknowledge_alerts(
+        &self,
+        tenant: &str,
+        alerts: &[Ulid],
+        at: DateTime<Utc>,
+    ) -> Result<crate::AckOutcome, StoreError> {
+        self.outbox_ack(tenant, alerts, at).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        q: &crate::DeliveryQuery,
+    ) -> Result<Page<crate::Delivery>, StoreError> {
+        self.outbox_list(q).await
+    }
+
+    async fn insert_silence(&self, s: &crate::StoredSilence) -> Result<(), StoreError> {
+        self.silence_insert(s).await
+    }
+
+    async fn list_silences(
+        &self,
+        tenant: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<crate::StoredSilence>, StoreError> {
+        self.silence_list(tenant, at).await
+    }
+
+    async fn delete_silence(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.silence_delete(tenant, id).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
@@ -593,3 +695,11 @@ impl Store for SqliteStore {
         self.writer.close().await;
     }
 }
+
+crate::users::user_methods!(
+    SqliteStore,
+    Dialect::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    reader,
+    writer
+);

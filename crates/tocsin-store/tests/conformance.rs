@@ -21,8 +21,8 @@ use tempfile::TempDir;
 use tocsin_incidents::{Disposition, Incident, IncidentState};
 use tocsin_model::{Alert, AlertStatus, DeadLetter, Domain, Event, Geo, Severity};
 use tocsin_store::{
-    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, IncidentQuery, Page, Store, StoreError,
-    open_postgres, open_sqlite, redact_url,
+    AlertQuery, ApiToken, DeadLetterQuery, EventQuery, IncidentQuery, Page, Session, Store,
+    StoreError, User, open_postgres, open_sqlite, redact_url,
 };
 use ulid::Ulid;
 
@@ -178,10 +178,17 @@ macro_rules! store_conformance {
             incidents_are_isolated_by_tenant,
             tokens_insert_find_list_and_revoke,
             token_hash_and_id_are_unique,
+            users_upsert_find_list_and_delete,
+            sessions_expire_and_end_with_their_user,
             nul_characters_are_stored_as_replacement,
             concurrent_writers_lose_nothing,
             reopening_runs_no_migration_twice,
             closed_store_is_unavailable,
+            outbox_claims_sends_retries_and_gives_up,
+            acknowledgement_cancels_every_pending_step,
+            acknowledgement_waits_for_a_send_in_flight,
+            release_makes_sending_rows_due_again,
+            silences_insert_list_expire_and_delete,
         );
     };
     (@cases $backend:ident, $make:ident; $($case:ident),* $(,)?) => {
@@ -276,6 +283,8 @@ fn alert(tenant: &str, n: u128, secs: i64) -> Alert {
         entities: Map::from_iter([("site".to_owned(), json!("dc2"))]),
         geo: Some(Geo::point(51.50735, -0.12776)),
         site_id: Some("site-dc2".into()),
+        notified: None,
+        acknowledged: None,
     }
 }
 
@@ -310,6 +319,26 @@ fn token(id: &str, tenant: &str, hash_seed: u8) -> ApiToken {
         role: "ingest".into(),
         tenant: tenant.into(),
         created: t0() + Span::seconds(i64::from(hash_seed)),
+    }
+}
+
+fn user(username: &str, tenant: &str, role: &str) -> User {
+    User {
+        username: username.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${username}"),
+        role: role.into(),
+        tenant: tenant.into(),
+        created: t0(),
+    }
+}
+
+fn session(seed: &str, username: &str, expires: DateTime<Utc>) -> Session {
+    Session {
+        id_hash: seed.repeat(32),
+        username: username.into(),
+        csrf_token: format!("csrf-{seed}"),
+        created: t0(),
+        expires,
     }
 }
 
@@ -433,7 +462,11 @@ fn is_bad_cursor<T: std::fmt::Debug>(r: Result<Page<T>, StoreError>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Cases
 
+#[path = "conformance/outbox.rs"]
+mod outbox_cases;
+
 mod cases {
+    pub use super::outbox_cases::*;
     use super::*;
 
     pub async fn insert_and_get_round_trip(h: Arc<Harness>) {
@@ -1422,6 +1455,73 @@ mod cases {
         assert_eq!(s.find_token(&a.token_hash).await.unwrap(), Some(a.clone()));
         assert_eq!(s.find_token(&same_id.token_hash).await.unwrap(), None);
         assert_eq!(s.list_tokens("acme").await.unwrap(), vec![a]);
+    }
+
+    pub async fn users_upsert_find_list_and_delete(h: Arc<Harness>) {
+        let s = &h.store;
+        let ann = user("ann", "acme", "lead");
+        let bob = user("bob", "acme", "viewer");
+        let cy = user("cy", "globex", "admin");
+        for u in [&bob, &ann, &cy] {
+            s.upsert_user(u).await.unwrap();
+        }
+        assert_eq!(s.find_user("ann").await.unwrap(), Some(ann.clone()));
+        assert_eq!(s.find_user("nobody").await.unwrap(), None);
+        assert_eq!(
+            s.list_users("acme").await.unwrap(),
+            vec![ann.clone(), bob.clone()]
+        );
+        // Upserting again changes the password and role, not the creation time.
+        let mut changed = ann.clone();
+        changed.password_hash = "$argon2id$v=19$changed".into();
+        changed.role = "admin".into();
+        changed.created = t0() + Span::days(3);
+        s.upsert_user(&changed).await.unwrap();
+        let got = s.find_user("ann").await.unwrap().unwrap();
+        assert_eq!(got.password_hash, changed.password_hash);
+        assert_eq!(got.role, "admin");
+        assert_eq!(got.created, ann.created);
+        // A user is deleted only within its tenant.
+        assert!(!s.delete_user("globex", "ann").await.unwrap());
+        assert!(s.delete_user("acme", "ann").await.unwrap());
+        assert_eq!(s.find_user("ann").await.unwrap(), None);
+        assert_eq!(s.list_users("globex").await.unwrap(), vec![cy]);
+    }
+
+    pub async fn sessions_expire_and_end_with_their_user(h: Arc<Harness>) {
+        let s = &h.store;
+        s.upsert_user(&user("ann", "acme", "lead")).await.unwrap();
+        let live = session("aa", "ann", t0() + Span::hours(8));
+        let old = session("bb", "ann", t0() + Span::minutes(5));
+        s.insert_session(&live).await.unwrap();
+        s.insert_session(&old).await.unwrap();
+        let err = s.insert_session(&live).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        // A session for an unknown user is refused.
+        assert!(
+            s.insert_session(&session("cc", "nobody", t0() + Span::hours(1)))
+                .await
+                .is_err()
+        );
+
+        let now = t0() + Span::hours(1);
+        assert_eq!(
+            s.find_session(&live.id_hash, now).await.unwrap(),
+            Some(live.clone())
+        );
+        assert_eq!(s.find_session(&old.id_hash, now).await.unwrap(), None);
+        assert_eq!(s.purge_sessions(now).await.unwrap(), 1);
+        assert_eq!(s.find_session(&old.id_hash, t0()).await.unwrap(), None);
+
+        assert!(s.delete_session(&live.id_hash).await.unwrap());
+        assert!(!s.delete_session(&live.id_hash).await.unwrap());
+        assert_eq!(s.find_session(&live.id_hash, now).await.unwrap(), None);
+
+        // Deleting the user ends every session of theirs.
+        let again = session("dd", "ann", t0() + Span::hours(8));
+        s.insert_session(&again).await.unwrap();
+        assert!(s.delete_user("acme", "ann").await.unwrap());
+        assert_eq!(s.find_session(&again.id_hash, now).await.unwrap(), None);
     }
 
     pub async fn nul_characters_are_stored_as_replacement(h: Arc<Harness>) {

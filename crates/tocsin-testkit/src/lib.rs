@@ -251,6 +251,94 @@ mod gated {
         async fn delete_token(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
             self.inner.delete_token(tenant, id).await
         }
+        async fn upsert_user(&self, u: &tocsin_store::User) -> Result<(), StoreError> {
+            self.inner.upsert_user(u).await
+        }
+        async fn find_user(
+            &self,
+            username: &str,
+        ) -> Result<Option<tocsin_store::User>, StoreError> {
+            self.inner.find_user(username).await
+        }
+        async fn list_users(&self, tenant: &str) -> Result<Vec<tocsin_store::User>, StoreError> {
+            self.inner.list_users(tenant).await
+        }
+        async fn delete_user(&self, tenant: &str, username: &str) -> Result<bool, StoreError> {
+            self.inner.delete_user(tenant, username).await
+        }
+        async fn insert_session(&self, s: &tocsin_store::Session) -> Result<(), StoreError> {
+            self.inner.insert_session(s).await
+        }
+        async fn find_session(
+            &self,
+            id_hash: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Option<tocsin_store::Session>, StoreError> {
+            self.inner.find_session(id_hash, now).await
+        }
+        async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+            self.inner.delete_session(id_hash).await
+        }
+        async fn purge_sessions(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, StoreError> {
+            self.inner.purge_sessions(now).await
+        }
+        async fn enqueue_deliveries(
+            &self,
+            deliveries: &[tocsin_store::Delivery],
+        ) -> Result<u64, StoreError> {
+            self.inner.enqueue_deliveries(deliveries).await
+        }
+        async fn claim_deliveries(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+            limit: u32,
+            lease: chrono::Duration,
+        ) -> Result<Vec<tocsin_store::Delivery>, StoreError> {
+            self.inner.claim_deliveries(now, limit, lease).await
+        }
+        async fn deliver(
+            &self,
+            d: &tocsin_store::Delivery,
+            send: tocsin_store::SendFuture<'_>,
+        ) -> Result<tocsin_store::Delivered, StoreError> {
+            self.inner.deliver(d, send).await
+        }
+        async fn release_deliveries(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, StoreError> {
+            self.inner.release_deliveries(now).await
+        }
+        async fn acknowledge_alerts(
+            &self,
+            tenant: &str,
+            alerts: &[Ulid],
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<tocsin_store::AckOutcome, StoreError> {
+            self.inner.acknowledge_alerts(tenant, alerts, at).await
+        }
+        async fn list_deliveries(
+            &self,
+            q: &tocsin_store::DeliveryQuery,
+        ) -> Result<Page<tocsin_store::Delivery>, StoreError> {
+            self.inner.list_deliveries(q).await
+        }
+        async fn insert_silence(&self, s: &tocsin_store::StoredSilence) -> Result<(), StoreError> {
+            self.inner.insert_silence(s).await
+        }
+        async fn list_silences(
+            &self,
+            tenant: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Vec<tocsin_store::StoredSilence>, StoreError> {
+            self.inner.list_silences(tenant, at).await
+        }
+        async fn delete_silence(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete_silence(tenant, id).await
+        }
         async fn close(&self) {
             self.inner.close().await;
         }
