@@ -179,6 +179,8 @@ mod tests {
             entities: Default::default(),
             geo: None,
             site_id: None,
+            notified: None,
+            acknowledged: None,
         }
     }
 }

@@ -125,6 +125,14 @@ pub fn merge(
     timeline.sort_by_key(|e| e.at);
     into.timeline = timeline;
     into.opened = into.opened.min(from.opened);
+    // Steps the merged incident had (ticked or not) join the list once.
+    for item in &from.checklist {
+        if into.checklist.len() < crate::checklist::MAX_CHECKLIST_STEPS
+            && !into.checklist.iter().any(|i| i.step == item.step)
+        {
+            into.checklist.push(item.clone());
+        }
+    }
     into.note_merge_or_split(
         TimelineKind::Merge,
         by,
@@ -207,6 +215,18 @@ pub fn split(
         alerts_dropped: 0,
         alerts: moved,
         timeline: moved_entries,
+        // The same procedure applies to both halves; the new one starts it afresh.
+        checklist: from
+            .checklist
+            .iter()
+            .map(|i| crate::ChecklistItem {
+                done: false,
+                by: None,
+                at: None,
+                ..i.clone()
+            })
+            .collect(),
+        review: None,
     };
     new.note_merge_or_split(
         TimelineKind::Split,

@@ -1,5 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::checklist::ChecklistItem;
 use serde_json::{Map, Value};
 use tocsin_model::{Alert, Domain, Severity};
 use ulid::Ulid;
@@ -44,6 +46,10 @@ pub enum IncidentError {
     TooLong { field: &'static str, max: usize },
     #[error("field `{field}`: must not be empty")]
     Empty { field: &'static str },
+    #[error("field `answers.{0}`: not one of exploited, threat, impact, improve")]
+    UnknownQuestion(String),
+    #[error("field `checklist`: there is no step {0}")]
+    UnknownStep(usize),
 }
 
 /// Where an incident stands. The order of the variants is the order of the workflow.
@@ -204,6 +210,8 @@ pub enum TimelineKind {
     ChecklistStep,
     Merge,
     Split,
+    Review,
+    Notification,
 }
 
 impl TimelineKind {
@@ -217,6 +225,8 @@ impl TimelineKind {
             TimelineKind::ChecklistStep => "checklist_step",
             TimelineKind::Merge => "merge",
             TimelineKind::Split => "split",
+            TimelineKind::Review => "review",
+            TimelineKind::Notification => "notification",
         }
     }
 }
@@ -338,6 +348,25 @@ pub struct Incident {
     pub alerts_dropped: u64,
     pub alerts: Vec<IncidentAlert>,
     pub timeline: Vec<TimelineEntry>,
+    /// The procedure for this type of incident (see [`crate::Checklists`]), ticked as it goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<ChecklistItem>,
+    /// The post-incident review, as the responders wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// The keys of the four review questions ([`crate::report::QUESTIONS`]), in order.
+pub const REVIEW_KEYS: [&str; 4] = ["exploited", "threat", "impact", "improve"];
+
+/// The responders' answers to the four review questions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// Answer per question key ([`REVIEW_KEYS`]); a missing key is not answered yet.
+    pub answers: std::collections::BTreeMap<String, String>,
+    /// Who wrote it last, and when.
+    pub by: String,
+    pub updated: DateTime<Utc>,
 }
 
 fn checked(field: &'static str, s: &str) -> Result<(), IncidentError> {
@@ -389,6 +418,8 @@ impl Incident {
             alerts_dropped: 0,
             alerts: Vec::new(),
             timeline: Vec::new(),
+            checklist: Vec::new(),
+            review: None,
         };
         inc.add_alert(alert, now);
         inc
@@ -631,6 +662,108 @@ impl Incident {
         Ok(())
     }
 
+    /// Records a notification sent about one of the incident's alerts (by Tocsin, at `now`).
+    pub fn record_notification(
+        &mut self,
+        alert: Ulid,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), IncidentError> {
+        checked("text", text)?;
+        self.ensure_not_closed()?;
+        self.push_entry(TimelineEntry {
+            at: now,
+            kind: TimelineKind::Notification,
+            actor: "tocsin".into(),
+            text: text.to_owned(),
+            domain: None,
+            alert: Some(alert),
+        });
+        self.updated = now;
+        Ok(())
+    }
+
+    /// Adds steps to the checklist (those not already on it), e.g. when an alert of another
+    /// kind joins. Returns how many were added.
+    pub fn add_checklist(&mut self, items: Vec<ChecklistItem>) -> usize {
+        let mut added = 0;
+        for i in items {
+            if crate::checklist::push_step(&mut self.checklist, &i.step, i.from.as_deref()) {
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Ticks (or unticks) step `index` of the checklist, on the timeline too.
+    pub fn set_checklist_item(
+        &mut self,
+        index: usize,
+        done: bool,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), IncidentError> {
+        checked("actor", by)?;
+        self.ensure_not_closed()?;
+        let item = self
+            .checklist
+            .get_mut(index)
+            .ok_or(IncidentError::UnknownStep(index))?;
+        if item.done == done {
+            return Ok(());
+        }
+        item.done = done;
+        item.by = Some(by.to_owned());
+        item.at = Some(now);
+        let text = format!("{}: {}", if done { "done" } else { "reopened" }, item.step);
+        self.entry(TimelineKind::ChecklistStep, by, text, now);
+        Ok(())
+    }
+
+    /// Writes the responders' answers to the review questions. Keys are [`REVIEW_KEYS`]; an
+    /// empty answer clears that question. Other answers already given stay.
+    pub fn set_review(
+        &mut self,
+        answers: &std::collections::BTreeMap<String, String>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), IncidentError> {
+        checked("actor", by)?;
+        for (k, v) in answers {
+            if !REVIEW_KEYS.contains(&k.as_str()) {
+                return Err(IncidentError::UnknownQuestion(k.clone()));
+            }
+            if v.len() > MAX_TEXT_BYTES {
+                return Err(IncidentError::TooLong {
+                    field: "answers",
+                    max: MAX_TEXT_BYTES,
+                });
+            }
+        }
+        let review = self.review.get_or_insert_with(|| Review {
+            answers: Default::default(),
+            by: by.to_owned(),
+            updated: now,
+        });
+        for (k, v) in answers {
+            if v.trim().is_empty() {
+                review.answers.remove(k);
+            } else {
+                review.answers.insert(k.clone(), v.clone());
+            }
+        }
+        review.by = by.to_owned();
+        review.updated = now;
+        let answered = review.answers.len();
+        self.entry(
+            TimelineKind::Review,
+            by,
+            format!("review updated ({answered} of 4 questions answered)"),
+            now,
+        );
+        Ok(())
+    }
+
     /// The SLA clocks at `now`.
     pub fn sla_status(&self, now: DateTime<Utc>) -> SlaStatus {
         let due = |s: u64| {
@@ -704,12 +837,49 @@ pub(crate) mod tests {
                 .collect(),
             geo: None,
             site_id: None,
+            notified: None,
+            acknowledged: None,
         }
     }
 
     fn incident() -> Incident {
         let a = alert(1, 0, Domain::Physical, &[("site", "dc2")]);
         Incident::open(Ulid::from_parts(1, 1), &a, "site=dc2".into(), t0())
+    }
+
+    #[test]
+    fn checklist_steps_tick_on_the_timeline_and_stay_unique() {
+        let mut inc = incident();
+        let item = |s: &str| ChecklistItem {
+            step: s.into(),
+            from: Some("Intrusion".into()),
+            done: false,
+            by: None,
+            at: None,
+        };
+        assert_eq!(
+            inc.add_checklist(vec![item("Send a guard"), item("Check the camera")]),
+            2
+        );
+        assert_eq!(inc.add_checklist(vec![item("Send a guard")]), 0);
+        let t = t0() + Duration::minutes(3);
+        inc.set_checklist_item(1, true, "ben", t).unwrap();
+        assert!(inc.checklist[1].done);
+        assert_eq!(inc.checklist[1].by.as_deref(), Some("ben"));
+        assert_eq!(inc.checklist[1].at, Some(t));
+        let last = inc.timeline.last().unwrap();
+        assert_eq!(last.kind, TimelineKind::ChecklistStep);
+        assert_eq!(last.text, "done: Check the camera");
+        // Ticking again records nothing new; unticking does.
+        let n = inc.timeline.len();
+        inc.set_checklist_item(1, true, "ben", t).unwrap();
+        assert_eq!(inc.timeline.len(), n);
+        inc.set_checklist_item(1, false, "ana", t).unwrap();
+        assert_eq!(inc.timeline.len(), n + 1);
+        assert_eq!(
+            inc.set_checklist_item(7, true, "ana", t),
+            Err(IncidentError::UnknownStep(7))
+        );
     }
 
     #[test]

@@ -11,13 +11,16 @@
 //! Architecture invariant: this crate does no IO and never reads the wall clock; every operation
 //! takes `now` as an argument.
 
+pub mod checklist;
 pub mod grouping;
 mod incident;
 pub mod report;
 
+pub use checklist::{ChecklistItem, Checklists};
 pub use grouping::{GroupBy, GroupingConfig, group_key, merge, split};
 pub use incident::{
     Assignment, Disposition, Incident, IncidentAlert, IncidentError, IncidentState, MAX_ALERTS,
-    MAX_TEXT_BYTES, MAX_TIMELINE, SlaPolicy, SlaStatus, TimelineEntry, TimelineKind,
+    MAX_TEXT_BYTES, MAX_TIMELINE, REVIEW_KEYS, Review, SlaPolicy, SlaStatus, TimelineEntry,
+    TimelineKind,
 };
 pub use report::{report_html, report_markdown};

@@ -43,7 +43,15 @@ struct Report {
     header: Vec<(String, String)>,
     times: Vec<(String, String)>,
     answers: [Vec<String>; 4],
+    /// The responders' own answers, by question, and who wrote the review.
+    written: [Option<String>; 4],
+    reviewer: Option<String>,
     timeline: Vec<[String; 4]>,
+}
+
+/// The pre-filled facts for each of the four questions, from the timeline and measured times.
+pub fn prefill(inc: &Incident, now: DateTime<Utc>) -> [Vec<String>; 4] {
+    build(inc, now).answers
 }
 
 fn build(inc: &Incident, now: DateTime<Utc>) -> Report {
@@ -143,11 +151,14 @@ fn build(inc: &Incident, now: DateTime<Utc>) -> Report {
     let mut actors = BTreeSet::new();
     for a in &inc.alerts {
         for (k, v) in &a.entities {
+            // Identities only: the site is answered under impact, and structured entities
+            // (the impact text, distances) are not actors.
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => continue,
             };
-            if k != "site" {
+            if k != "site" && k != "site_id" {
                 actors.insert(format!("{k}: {v}"));
             }
         }
@@ -262,6 +273,12 @@ fn build(inc: &Incident, now: DateTime<Utc>) -> Report {
         header,
         times,
         answers: [how, who, impact, together],
+        written: crate::REVIEW_KEYS
+            .map(|k| inc.review.as_ref().and_then(|r| r.answers.get(k).cloned())),
+        reviewer: inc
+            .review
+            .as_ref()
+            .map(|r| format!("{} ({})", r.by, stamp(r.updated))),
         timeline,
     }
 }
@@ -297,8 +314,22 @@ pub fn report_markdown(inc: &Incident, now: DateTime<Utc>) -> String {
     for (k, v) in &r.times {
         let _ = writeln!(out, "| {} | {} |", md_cell(k), md_cell(v));
     }
+    if let Some(who) = &r.reviewer {
+        let _ = writeln!(out, "\nReview written by {}.", md_cell(who));
+    }
     for (i, (q, answers)) in QUESTIONS.iter().zip(&r.answers).enumerate() {
         let _ = writeln!(out, "\n## {}. {q}\n", i + 1);
+        match &r.written[i] {
+            Some(text) => {
+                for line in text.lines() {
+                    let _ = writeln!(out, "> {line}");
+                }
+                let _ = writeln!(out, "\nFrom the timeline:\n");
+            }
+            None => {
+                let _ = writeln!(out, "_Not answered yet; from the timeline:_\n");
+            }
+        }
         for a in answers {
             let _ = writeln!(out, "- {}", md_cell(a));
         }
@@ -374,8 +405,22 @@ pub fn report_html(inc: &Incident, now: DateTime<Utc>) -> String {
         let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v));
     }
     out.push_str("</table>\n");
+    if let Some(who) = &r.reviewer {
+        let _ = writeln!(out, "<p>Review written by {}.</p>", esc(who));
+    }
     for (i, (q, answers)) in QUESTIONS.iter().zip(&r.answers).enumerate() {
-        let _ = writeln!(out, "<h2>{}. {}</h2>\n<ul>", i + 1, esc(q));
+        let _ = writeln!(out, "<h2>{}. {}</h2>", i + 1, esc(q));
+        match &r.written[i] {
+            Some(text) => {
+                let _ = writeln!(
+                    out,
+                    "<blockquote>{}</blockquote>\n<p>From the timeline:</p>",
+                    esc(text).replace('\n', "<br>")
+                );
+            }
+            None => out.push_str("<p><em>Not answered yet; from the timeline:</em></p>\n"),
+        }
+        out.push_str("<ul>\n");
         for a in answers {
             let _ = writeln!(out, "<li>{}</li>", esc(a));
         }
@@ -471,6 +516,64 @@ mod tests {
         for q in QUESTIONS {
             assert!(html.contains(&esc(q)), "{q}");
         }
+    }
+
+    #[test]
+    fn the_review_answers_lead_each_question() {
+        let mut inc = incident();
+        let now = inc.opened + chrono::Duration::hours(2);
+        let md = report_markdown(&inc, now);
+        assert_eq!(
+            md.matches("_Not answered yet; from the timeline:_").count(),
+            4
+        );
+        let answers = [
+            (
+                "exploited".to_owned(),
+                "Tailgated through door 3\nthen used the console".to_owned(),
+            ),
+            (
+                "improve".to_owned(),
+                "Guards page the SOC on forced doors".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        inc.set_review(&answers, "ana", now).unwrap();
+        let md = report_markdown(&inc, now);
+        assert!(
+            md.contains("> Tailgated through door 3\n> then used the console"),
+            "{md}"
+        );
+        assert!(md.contains("> Guards page the SOC on forced doors"));
+        assert_eq!(
+            md.matches("_Not answered yet; from the timeline:_").count(),
+            2
+        );
+        assert!(md.contains("Review written by ana"));
+        let html = report_html(&inc, now);
+        assert!(html.contains(
+            "<blockquote>Tailgated through door 3<br>then used the console</blockquote>"
+        ));
+        // Clearing an answer puts the question back to unanswered; unknown keys are refused.
+        let clear = [("improve".to_owned(), String::new())]
+            .into_iter()
+            .collect();
+        inc.set_review(&clear, "ben", now).unwrap();
+        assert_eq!(inc.review.as_ref().unwrap().answers.len(), 1);
+        assert_eq!(inc.review.as_ref().unwrap().by, "ben");
+        let bad = [("why".to_owned(), "x".to_owned())].into_iter().collect();
+        assert!(matches!(
+            inc.set_review(&bad, "ben", now),
+            Err(crate::IncidentError::UnknownQuestion(_))
+        ));
+        assert_eq!(
+            inc.timeline
+                .iter()
+                .filter(|e| e.kind == TimelineKind::Review)
+                .count(),
+            2
+        );
     }
 
     #[test]

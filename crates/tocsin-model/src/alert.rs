@@ -72,4 +72,10 @@ pub struct Alert {
     pub geo: Option<Geo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
+    /// When the first notification about it was delivered (time-to-alert breakdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<DateTime<Utc>>,
+    /// When someone acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<DateTime<Utc>>,
 }

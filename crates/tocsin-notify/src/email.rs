@@ -37,6 +37,11 @@ impl EmailChannel {
         for to in &self.to {
             b = b.to(to.clone());
         }
+        if let Some(id) = &m.delivery_id {
+            // The same on every attempt, so a mailbox can drop a resend.
+            let domain = self.from.email.domain();
+            b = b.message_id(Some(format!("<{id}.tocsin@{domain}>")));
+        }
         b.body(m.text.clone())
             .map_err(|e| self.fail(format!("composing e-mail: {e}")))
     }

@@ -10,6 +10,17 @@ use crate::message::{Message, Visibility};
 use crate::outbound::{Outbound, Secret};
 use crate::{Notifier, NotifyError};
 
+/// Header carrying the outbox row id, the same on every attempt (the idempotency key).
+pub const DELIVERY_HEADER: &str = "X-Tocsin-Delivery";
+
+/// The idempotency header of `m`, when it comes from the outbox.
+fn delivery_header(m: &Message) -> Vec<(&'static str, String)> {
+    m.delivery_id
+        .iter()
+        .map(|id| (DELIVERY_HEADER, id.clone()))
+        .collect()
+}
+
 /// Header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Tocsin-Signature";
 
@@ -51,7 +62,7 @@ impl Notifier for WebhookChannel {
     }
     async fn send(&self, m: &Message) -> Result<(), NotifyError> {
         let body = encode(&self.name, m)?;
-        let mut headers = Vec::new();
+        let mut headers = delivery_header(m);
         if let Some(k) = &self.key {
             headers.push((SIGNATURE_HEADER, sign(k.expose().as_bytes(), &body)));
         }
@@ -152,7 +163,9 @@ impl Notifier for ChatChannel {
             &self.name,
             &chat_body(self.format, m, self.channel.as_deref()),
         )?;
-        self.out.post("application/json", &[], body).await?;
+        self.out
+            .post("application/json", &delivery_header(m), body)
+            .await?;
         Ok(())
     }
 }
@@ -235,7 +248,9 @@ impl Notifier for PagerDutyChannel {
             &self.name,
             &pagerduty_body(self.routing_key.expose(), &self.source, m),
         )?;
-        self.out.post("application/json", &[], body).await?;
+        self.out
+            .post("application/json", &delivery_header(m), body)
+            .await?;
         Ok(())
     }
 }
@@ -361,7 +376,9 @@ impl Notifier for CapChannel {
     }
     async fn send(&self, m: &Message) -> Result<(), NotifyError> {
         let body = cap_xml(&self.sender, m).into_bytes();
-        self.out.post("application/cap+xml", &[], body).await?;
+        self.out
+            .post("application/cap+xml", &delivery_header(m), body)
+            .await?;
         Ok(())
     }
 }

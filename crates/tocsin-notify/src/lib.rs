@@ -28,8 +28,8 @@ pub use config::{
 };
 pub use email::EmailChannel;
 pub use http::{
-    CapChannel, ChatChannel, ChatFormat, PagerDutyChannel, WebhookChannel, cap_xml, chat_body,
-    pagerduty_body, sign,
+    CapChannel, ChatChannel, ChatFormat, DELIVERY_HEADER, PagerDutyChannel, WebhookChannel,
+    cap_xml, chat_body, pagerduty_body, sign,
 };
 pub use limit::{ChannelGroup, RateLimited, TokenBucket};
 pub use message::{Message, REDACTED, Visibility};

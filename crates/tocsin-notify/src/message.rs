@@ -118,6 +118,16 @@ fn scrub(text: &str, hidden: &[String]) -> String {
     out
 }
 
+/// [`scrub`] on every string inside `v`.
+fn scrub_value(v: &mut Value, hidden: &[String]) {
+    match v {
+        Value::String(s) if s != REDACTED => *s = scrub(s, hidden),
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, hidden)),
+        Value::Object(o) => o.values_mut().for_each(|x| scrub_value(x, hidden)),
+        _ => {}
+    }
+}
+
 /// An alert as one audience sees it: every channel formats this, never the raw [`Alert`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
@@ -154,11 +164,32 @@ pub struct Message {
     pub exercise: bool,
     /// Plain-language text for both teams, the body of e-mails and chat posts.
     pub text: String,
+    /// The outbox row this message delivers, when it comes from the outbox: the idempotency key
+    /// sent as `X-Tocsin-Delivery` (HTTP) or in the `Message-ID` (e-mail), the same on every
+    /// attempt, so that a receiver can drop a resend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
 }
 
 impl Message {
     pub fn from_alert(alert: &Alert, visibility: Visibility, repeat: bool) -> Self {
+        Self::from_alert_hiding(alert, visibility, repeat, &[])
+    }
+
+    /// [`Message::from_alert`], also hiding `people`, from `partner` level on: the names,
+    /// accounts and badges of the people the alert's hidden entities name, which the caller
+    /// knows from the organisation (an entity may give only a person id while the title gives
+    /// the name). Every string inside the entities that are kept is scrubbed too.
+    pub fn from_alert_hiding(
+        alert: &Alert,
+        visibility: Visibility,
+        repeat: bool,
+        people: &[String],
+    ) -> Self {
         let mut hidden = Vec::new();
+        if visibility >= Visibility::Partner {
+            hidden.extend(people.iter().cloned());
+        }
         let mut entities = Map::new();
         for (k, v) in &alert.entities {
             match hidden_from(k) {
@@ -178,6 +209,11 @@ impl Message {
         }
         hidden.sort_by_key(|s| std::cmp::Reverse(s.len()));
         hidden.dedup();
+        if !hidden.is_empty() {
+            for v in entities.values_mut() {
+                scrub_value(v, &hidden);
+            }
+        }
         let geo = alert.geo.as_ref().map(|g| {
             if public {
                 Geo {
@@ -227,9 +263,16 @@ impl Message {
             repeat,
             exercise,
             text: String::new(),
+            delivery_id: None,
         };
         m.text = m.render_text();
         m
+    }
+
+    /// The same message, marked as the delivery of outbox row `id`.
+    pub fn with_delivery_id(mut self, id: impl Into<String>) -> Self {
+        self.delivery_id = Some(id.into());
+        self
     }
 
     pub fn is_open(&self) -> bool {
@@ -325,6 +368,8 @@ mod tests {
             entities: entities.as_object().unwrap().clone(),
             geo: Some(Geo { lat: 59.33258, lon: 18.06490, radius_m: None, polygon: None }),
             site_id: Some("hq-stockholm".into()),
+            notified: None,
+            acknowledged: None,
         }
     }
 
@@ -372,6 +417,23 @@ mod tests {
         let g = m.geo.unwrap();
         assert_eq!((g.lat, g.lon), (59.3, 18.1));
         assert_eq!(m.entities["class"], "logon");
+    }
+
+    #[test]
+    fn names_known_from_the_organisation_are_hidden_from_partners_everywhere() {
+        let mut a = alert();
+        a.title = "Anti-passback: Tom Okafor entered twice".into();
+        a.entities.insert("person_id".into(), json!("p-tokafor"));
+        a.entities
+            .insert("impact".into(), json!({"people": "Tom Okafor and a guest"}));
+        let people = vec!["Tom Okafor".to_owned()];
+        let m = Message::from_alert_hiding(&a, Visibility::Partner, false, &people);
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(!text.contains("Tom Okafor"), "{text}");
+        assert!(m.title.contains(REDACTED));
+        // Internal audiences still see the name.
+        let m = Message::from_alert_hiding(&a, Visibility::Internal, false, &people);
+        assert!(m.title.contains("Tom Okafor"));
     }
 
     #[test]

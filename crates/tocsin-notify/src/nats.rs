@@ -11,7 +11,8 @@ use crate::outbound::Secret;
 use crate::{Notifier, NotifyError};
 
 /// Publishes the [`Message`] as JSON on one subject, with headers `Tocsin-Alert-Id` and
-/// `Nats-Msg-Id` (alert id and count, so JetStream drops a duplicate of the same notification).
+/// `Nats-Msg-Id` (the outbox row id, also in `Tocsin-Delivery`, or else alert id and count, so
+/// JetStream drops a duplicate of the same notification).
 /// Connects on first use and only to the configured server: servers the cluster advertises are
 /// ignored.
 pub struct NatsChannel {
@@ -77,10 +78,18 @@ impl Notifier for NatsChannel {
         let client = self.client().await?;
         let mut headers = HeaderMap::new();
         headers.insert("Tocsin-Alert-Id", m.alert_id.as_str());
-        headers.insert(
-            "Nats-Msg-Id",
-            format!("{}-{}", m.alert_id, m.count).as_str(),
-        );
+        // JetStream drops a message whose id it has seen: the outbox row id when there is one,
+        // so that a resend after a crash is dropped too.
+        match &m.delivery_id {
+            Some(id) => {
+                headers.insert("Tocsin-Delivery", id.as_str());
+                headers.insert("Nats-Msg-Id", id.as_str());
+            }
+            None => headers.insert(
+                "Nats-Msg-Id",
+                format!("{}-{}", m.alert_id, m.count).as_str(),
+            ),
+        }
         let publish = async {
             client
                 .publish_with_headers(self.subject.clone(), headers, body.into())

@@ -42,6 +42,8 @@ fn alert() -> Alert {
         entities: entities.as_object().unwrap().clone(),
         geo: Some(Geo { lat: 60.1699, lon: 24.9384, radius_m: None, polygon: None }),
         site_id: Some("dc-north".into()),
+        notified: None,
+        acknowledged: None,
     }
 }
 

@@ -26,6 +26,7 @@ mod config;
 mod error;
 mod matcher;
 mod plan;
+mod render;
 
 pub use config::{
     Audience, Day, EscalationPlan, InhibitRule, MAX_REPEATS, Offset, QuietAction, QuietHours,
@@ -37,6 +38,7 @@ pub use plan::{
     Directory, MatchedRoute, Notification, Plan, Recipient, Silence, Suppression, cancel_on_ack,
     inhibited_by, matching_routes, plan, quiet_until, suppression_at, unknown_teams,
 };
+pub use render::render_plan;
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,8 @@ fn alert(domain: Domain, detector: &str, severity: Severity, site: Option<&str>)
         entities: Map::new(),
         geo: None,
         site_id: site.map(str::to_owned),
+        notified: None,
+        acknowledged: None,
     }
 }
 

@@ -46,6 +46,8 @@ fn example_routes_load_and_route() {
         entities: Map::new(),
         geo: None,
         site_id: Some("hq-berlin".into()),
+        notified: None,
+        acknowledged: None,
     };
     let p = plan(&alert, &routes, &[], &[], &Desk, now);
     let routed: Vec<&str> = p.routes.iter().map(|m| m.route.as_str()).collect();
