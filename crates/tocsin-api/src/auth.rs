@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tocsin_sources::Source;
 use tocsin_sources::http::HttpSource;
 
+use crate::session::{SessionAuth, principal_of_session, session_secret};
 use crate::{AppState, error::ApiError};
 
 /// Who is calling.
@@ -47,6 +48,16 @@ impl Role {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::PhysicalAnalyst => "physical_analyst",
+            Role::CyberAnalyst => "cyber_analyst",
+            Role::Lead => "lead",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 impl Principal {
@@ -80,13 +91,23 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty() && t.len() <= 512)
 }
 
-/// Resolves the caller, then checks what it may do. Source tokens may only `POST /api/v1/events`.
+/// Resolves the caller, then checks what it may do. A bearer token is tried first, then the
+/// dashboard's session cookie (whose changes must carry the CSRF token, see [`crate::session`]).
+/// Source tokens may only `POST /api/v1/events`.
 pub async fn require_auth(
     State(state): State<Arc<AppState>>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&req).ok_or(ApiError::Unauthorized)?;
+    let Some(token) = bearer(&req) else {
+        let secret = session_secret(req.headers()).ok_or(ApiError::Unauthorized)?;
+        let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
+        let (principal, session) =
+            principal_of_session(&state, &secret, req.headers(), changes).await?;
+        req.extensions_mut().insert(principal);
+        req.extensions_mut().insert(Some(session));
+        return Ok(next.run(req).await);
+    };
     let hash = hash_token(token);
     let principal = if state
         .bootstrap_token_hash
@@ -116,10 +137,11 @@ pub async fn require_auth(
         }
     }
     req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(None::<SessionAuth>);
     Ok(next.run(req).await)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

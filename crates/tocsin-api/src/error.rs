@@ -7,6 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// What a handler answers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("missing or invalid bearer token")]
@@ -21,6 +24,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("the pipeline is full; retry after {0} s")]
     Overloaded(u64),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed logins; retry after {0} s")]
+    Throttled(u64),
+    #[error("missing or wrong X-CSRF-Token header")]
+    Csrf,
     #[error("not ready")]
     Unavailable,
     #[error("internal error")]
@@ -36,6 +45,9 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Overloaded(_) => "overloaded",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::Throttled(_) => "throttled",
+            ApiError::Csrf => "csrf",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -48,7 +60,9 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded(_) | ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,7 +86,7 @@ impl IntoResponse for ApiError {
         let body = Json(json!({ "error": { "code": self.code(), "message": self.to_string() } }));
         let mut resp = (self.status(), body).into_response();
         match self {
-            ApiError::Overloaded(secs) => {
+            ApiError::Overloaded(secs) | ApiError::Throttled(secs) => {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }

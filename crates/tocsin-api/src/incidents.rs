@@ -15,14 +15,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tocsin_incidents::{Disposition, Incident, IncidentError, IncidentState};
-use tocsin_model::AlertStatus;
 use tocsin_store::{AlertQuery, IncidentQuery, MAX_PAGE_SIZE, StoreError};
 use ulid::Ulid;
+
+use tocsin_bus::LiveMessage;
 
 use crate::auth::{Principal, Role};
 use crate::{AppState, error::ApiError};
 
-type ApiResult<T> = Result<T, ApiError>;
+use crate::error::ApiResult;
 
 /// Most incidents read for the rule statistics; past that the answer says it is partial.
 const STATS_MAX_INCIDENTS: usize = 50_000;
@@ -116,6 +117,9 @@ where
             Ok(()) => {
                 for inc in &mut out {
                     inc.revision += 1;
+                    state
+                        .live
+                        .publish(LiveMessage::IncidentUpdated(Arc::new(inc.clone())));
                 }
                 return Ok(out);
             }
@@ -220,19 +224,17 @@ pub async fn ack_incident(
         inc.acknowledge(&by, disposition, now)
     })
     .await?;
-    // The alerts follow their incident; a failure here leaves the incident acknowledged, which
-    // is what the responder asked for.
-    for a in &inc.alerts {
-        match state.store.get_alert(principal.tenant(), a.id).await {
-            Ok(Some(mut alert)) if alert.status == AlertStatus::Open => {
-                alert.status = AlertStatus::Acknowledged;
-                if let Err(e) = state.store.upsert_alert(&alert).await {
-                    tracing::warn!(error = %e, alert = %a.id, "alert acknowledgement failed");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, alert = %a.id, "alert lookup failed"),
-        }
+    // The alerts follow their incident, all in one transaction that also cancels every pending
+    // notification of them; a failure here leaves the incident acknowledged, which is what the
+    // responder asked for.
+    let ids: Vec<Ulid> = inc.alerts.iter().map(|a| a.id).collect();
+    match state
+        .store
+        .acknowledge_alerts(principal.tenant(), &ids, now)
+        .await
+    {
+        Ok(out) => observe_acks(&state, principal.tenant(), &out.acknowledged, now).await,
+        Err(e) => tracing::warn!(error = %e, incident = %inc.id, "alert acknowledgement failed"),
     }
     Ok(Json(view(&inc, now)))
 }
@@ -417,6 +419,17 @@ pub async fn report(
     }
 }
 
+/// Time to acknowledge, from the first notification (or the alert, when none was sent).
+async fn observe_acks(state: &AppState, tenant: &str, acked: &[Ulid], now: DateTime<Utc>) {
+    for id in acked {
+        if let Ok(Some(a)) = state.store.get_alert(tenant, *id).await {
+            let from = a.notified.unwrap_or(a.detected);
+            let secs = (now - from).num_milliseconds().max(0) as f64 / 1000.0;
+            state.metrics.time_to_acknowledge.observe(secs);
+        }
+    }
+}
+
 pub async fn ack_alert(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
@@ -427,16 +440,19 @@ pub async fn ack_alert(
     let disposition = parse_disposition(body(b)?.disposition)?;
     let alert_id = parse_id(&id)?;
     let tenant = principal.tenant();
-    let mut alert = state
+    let now = Utc::now();
+    // Acknowledging and cancelling the alert's pending notifications is one transaction; once
+    // it has committed, no notification of this alert is sent.
+    let out = state
+        .store
+        .acknowledge_alerts(tenant, &[alert_id], now)
+        .await?;
+    observe_acks(&state, tenant, &out.acknowledged, now).await;
+    let alert = state
         .store
         .get_alert(tenant, alert_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if alert.status == AlertStatus::Open {
-        alert.status = AlertStatus::Acknowledged;
-        state.store.upsert_alert(&alert).await?;
-    }
-    let now = Utc::now();
     let incident = match state.store.incident_of_alert(tenant, alert_id).await? {
         Some(inc) if inc.state != IncidentState::Closed => {
             let inc = update_one(&state, tenant, &inc.id.to_string(), |inc| {
@@ -549,4 +565,81 @@ pub async fn rule_stats(
         })
         .collect();
     Ok(Json(json!({ "items": items, "partial": partial })))
+}
+
+/// `GET /api/v1/incidents/{id}/review`: the four review questions, each with what the timeline
+/// and measured times pre-fill and the responders' answer so far.
+pub async fn get_review(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let inc = load(&state, principal.tenant(), &id).await?;
+    Ok(Json(review_view(&inc, Utc::now())))
+}
+
+fn review_view(inc: &Incident, now: DateTime<Utc>) -> Value {
+    let prefill = tocsin_incidents::report::prefill(inc, now);
+    let items: Vec<Value> = tocsin_incidents::REVIEW_KEYS
+        .iter()
+        .zip(tocsin_incidents::report::QUESTIONS)
+        .zip(prefill)
+        .map(|((key, question), prefill)| {
+            json!({
+                "key": key,
+                "question": question,
+                "prefill": prefill.join("\n"),
+                "answer": inc.review.as_ref().and_then(|r| r.answers.get(*key)),
+            })
+        })
+        .collect();
+    json!(items)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// Answers by question key (`exploited`, `threat`, `impact`, `improve`); an empty answer
+    /// clears one.
+    answers: BTreeMap<String, String>,
+}
+
+/// `PUT /api/v1/incidents/{id}/review`: writes the responders' answers; returns the incident.
+pub async fn put_review(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    b: Result<Json<ReviewBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let by = actor(&principal)?;
+    let b = body(b)?;
+    let now = Utc::now();
+    let inc = update_one(&state, principal.tenant(), &id, |inc| {
+        inc.set_review(&b.answers, &by, now)
+    })
+    .await?;
+    Ok(Json(view(&inc, now)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistBody {
+    done: bool,
+}
+
+/// `POST /api/v1/incidents/{id}/checklist/{index}`: ticks or unticks a checklist step.
+pub async fn set_checklist_item(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path((id, index)): Path<(String, usize)>,
+    b: Result<Json<ChecklistBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let by = actor(&principal)?;
+    let b = body(b)?;
+    let now = Utc::now();
+    let inc = update_one(&state, principal.tenant(), &id, |inc| {
+        inc.set_checklist_item(index, b.done, &by, now)
+    })
+    .await?;
+    Ok(Json(view(&inc, now)))
 }

@@ -9,8 +9,12 @@ pub mod auth;
 pub mod error;
 mod incidents;
 pub mod metrics;
+mod notify;
 mod org;
 mod routes;
+mod rule_test;
+pub mod session;
+mod stats;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -18,7 +22,7 @@ use std::sync::atomic::AtomicBool;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tocsin_bus::LiveBus;
 use tocsin_sources::http::HttpSource;
 use tocsin_sources::{Sink, Source};
@@ -55,6 +59,14 @@ pub struct AppState {
     /// The Sigma rules in force (swapped whole on reload or when a rule is added), with the
     /// rules that could not be loaded and their reasons; `None` when no folder is configured.
     pub sigma: Option<Arc<tocsin_sigma::SigmaHandle>>,
+    /// The routing tree in force, when `[notify]` is configured (`/api/v1/routes`).
+    pub routes: Option<Arc<tocsin_routing::Routes>>,
+    /// Failed dashboard logins per username and client address.
+    pub login_throttle: session::LoginThrottle,
+    /// What the dashboard is told at login (e.g. a tile server for the map).
+    pub ui: session::UiConfig,
+    /// How session cookies are set.
+    pub session: session::SessionConfig,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,8 +118,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents/{id}/merge", post(incidents::merge))
         .route("/api/v1/incidents/{id}/split", post(incidents::split))
         .route("/api/v1/incidents/{id}/report", get(incidents::report))
+        .route(
+            "/api/v1/incidents/{id}/review",
+            get(incidents::get_review).put(incidents::put_review),
+        )
+        .route(
+            "/api/v1/incidents/{id}/checklist/{index}",
+            post(incidents::set_checklist_item),
+        )
         .route("/api/v1/rules/stats", get(incidents::rule_stats))
+        .route(
+            "/api/v1/rules/test",
+            post(rule_test::test_rule).layer(DefaultBodyLimit::max(2 * MAX_RULE_BYTES)),
+        )
+        .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/deliveries", get(notify::list_deliveries))
+        .route("/api/v1/routes", get(notify::get_routes))
+        .route("/api/v1/routes/test", post(notify::test_routes))
+        .route(
+            "/api/v1/silences",
+            get(notify::list_silences).post(notify::create_silence),
+        )
+        .route("/api/v1/silences/{id}", delete(notify::delete_silence))
         .route("/api/v1/stream", get(routes::stream))
+        .route("/api/v1/session", get(session::current))
+        .route("/api/v1/logout", post(session::logout))
         .route("/api/v1/openapi.json", get(routes::openapi))
         .route("/api/v1/sites", get(org::list_sites))
         .route("/api/v1/people", get(org::list_people))
@@ -126,7 +161,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/api/v1/login", post(session::login))
         .route("/", get(routes::dashboard))
+        .route("/assets/{*path}", get(routes::dashboard_asset))
         .merge(api)
         .fallback(routes::not_found)
         .with_state(state)
@@ -151,7 +188,8 @@ mod tests {
             .skip(1)
             .filter_map(|s| s.trim_start().strip_prefix('"'))
             .filter_map(|s| s.split('"').next())
-            .filter(|p| p.starts_with('/') && *p != "/")
+            // The dashboard's static files are not part of the API.
+            .filter(|p| p.starts_with('/') && *p != "/" && !p.starts_with("/assets/"))
             .collect();
         routed.sort_unstable();
         assert_eq!(paths, routed);

@@ -39,6 +39,12 @@ pub struct Metrics {
     pub pipeline_latency: Histogram,
     /// Event time → alert raised (seconds).
     pub time_to_detect: Histogram,
+    /// Alert raised → first notification delivered (seconds).
+    pub time_to_notify: Histogram,
+    /// First notification delivered (or alert raised, when none was) → acknowledged (seconds).
+    pub time_to_acknowledge: Histogram,
+    /// Delivery attempts by outcome (`sent`, `failed`, `dead`, `suppressed`).
+    pub deliveries: Family<Vec<(String, String)>, Counter>,
     pub events_stored: Counter,
     pub store_errors: Counter,
     pub alerts: Family<Vec<(String, String)>, Counter>,
@@ -71,6 +77,9 @@ impl Metrics {
             ingest_lag: Histogram::new(latency_buckets()),
             pipeline_latency: Histogram::new(latency_buckets()),
             time_to_detect: Histogram::new(latency_buckets()),
+            time_to_notify: Histogram::new(latency_buckets()),
+            time_to_acknowledge: Histogram::new(latency_buckets()),
+            deliveries: Family::default(),
             events_stored: Counter::default(),
             store_errors: Counter::default(),
             alerts: Family::default(),
@@ -98,6 +107,21 @@ impl Metrics {
             "time_to_detect_seconds",
             "Time from the triggering event (event time) to the alert being raised",
             m.time_to_detect.clone(),
+        );
+        registry.register(
+            "time_to_notify_seconds",
+            "Time from the alert being raised to its first notification being delivered",
+            m.time_to_notify.clone(),
+        );
+        registry.register(
+            "time_to_acknowledge_seconds",
+            "Time from the first notification (or the alert, when none was sent) to acknowledgement",
+            m.time_to_acknowledge.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Notification delivery attempts, per outcome",
+            m.deliveries.clone(),
         );
         registry.register(
             "events_stored",

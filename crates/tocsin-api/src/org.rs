@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::auth::{Principal, Role};
 use crate::{AppState, error::ApiError};
 
-type ApiResult<T> = Result<T, ApiError>;
+use crate::error::ApiResult;
 
 pub async fn list_sites(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let org = state.org.current();

@@ -12,7 +12,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Deserialize;
@@ -29,7 +29,7 @@ use ulid::Ulid;
 use crate::auth::{Principal, Role};
 use crate::{AppState, error::ApiError};
 
-type ApiResult<T> = Result<T, ApiError>;
+use crate::error::ApiResult;
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if state.ready.load(Ordering::Acquire) {
@@ -47,8 +47,105 @@ pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-pub async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("dashboard.html"))
+/// The policy every dashboard file is served with: scripts, styles, data and frames only from
+/// this server; images may also be `data:` URLs and, when one is configured, tiles from the map
+/// tile server.
+fn dashboard_csp(tile_url: Option<&str>) -> String {
+    let tiles = tile_url.and_then(tile_source).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{tiles}; \
+         connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The CSP source (` https://host[:port]`) of a tile URL template; a `{s}.` subdomain
+/// placeholder becomes `*.`. `None` for anything that is not a plain http(s) host.
+fn tile_source(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split('/').next()?.replace("{s}.", "*.");
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'));
+    plain.then(|| format!(" {scheme}://{host}"))
+}
+
+fn dashboard_file(asset: tocsin_web::Asset, cache: &'static str, csp: String) -> Response {
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, asset.content_type),
+            (header::CACHE_CONTROL, cache),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        asset.bytes,
+    )
+        .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// The dashboard's page: a static shell without data, revalidated on every load so a new
+/// binary's assets are picked up at once.
+pub async fn dashboard(State(state): State<Arc<AppState>>) -> Response {
+    match tocsin_web::index() {
+        Some(index) => dashboard_file(
+            index,
+            "no-cache",
+            dashboard_csp(state.ui.tile_url.as_deref()),
+        ),
+        None => ApiError::NotFound.into_response(),
+    }
+}
+
+/// The dashboard's scripts, styles and images; their names carry a content hash, so they may be
+/// cached for good.
+pub async fn dashboard_asset(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Response {
+    match tocsin_web::asset(&format!("assets/{path}")) {
+        Some(asset) => dashboard_file(
+            asset,
+            "public, max-age=31536000, immutable",
+            dashboard_csp(state.ui.tile_url.as_deref()),
+        ),
+        None => ApiError::NotFound.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod dashboard_tests {
+    use super::*;
+
+    #[test]
+    fn the_csp_allows_only_this_server_and_a_configured_tile_host() {
+        let plain = dashboard_csp(None);
+        assert!(plain.contains("img-src 'self' data:;"), "{plain}");
+        assert!(!plain.contains("unsafe"), "{plain}");
+        let tiles = dashboard_csp(Some("https://{s}.tile.example.org/{z}/{x}/{y}.png"));
+        assert!(
+            tiles.contains("img-src 'self' data: https://*.tile.example.org;"),
+            "{tiles}"
+        );
+        let port = dashboard_csp(Some("http://10.0.0.5:8081/tiles/{z}/{x}/{y}.png"));
+        assert!(port.contains("data: http://10.0.0.5:8081;"), "{port}");
+        for bad in [
+            "javascript:alert(1)",
+            "https://evil.example; script-src *",
+            "ftp://x/{z}",
+            "https:///{z}",
+        ] {
+            assert_eq!(dashboard_csp(Some(bad)), plain, "{bad}");
+        }
+    }
 }
 
 pub async fn openapi() -> Response {

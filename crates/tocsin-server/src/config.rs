@@ -31,6 +31,12 @@ use tocsin_detect::Rule;
 use tocsin_sources::SourceConfig;
 use tocsin_store::StorageConfig;
 
+mod notify;
+pub use notify::{
+    CHANNELS_FILE, ChannelsFile, Interval, NotifyConfig, NotifySetup, load_channels, load_setup,
+    parse_channels,
+};
+
 /// The file name of the main config inside a config folder.
 pub const CONFIG_FILE: &str = "tocsin.toml";
 
@@ -77,10 +83,87 @@ pub struct Config {
     /// set here.
     #[serde(default)]
     pub public_signal: Option<tocsin_public::PublicSignalConfig>,
+    /// The web dashboard.
+    #[serde(default)]
+    pub web: WebConfig,
+    /// How alerts group into incidents, and the checklists responders follow.
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
+    /// Routing, escalation and durable delivery of notifications (`[notify]`); without it
+    /// alerts are only logged.
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
     /// Where the organisation model comes from: the `org/` folder next to `tocsin.toml` when
     /// loaded with [`Config::load_dir`]. Not a TOML field.
     #[serde(skip)]
     pub org: OrgLocation,
+}
+
+/// The web dashboard.
+///
+/// ```toml
+/// [web]
+/// tile_url = "https://tiles.example.org/{z}/{x}/{y}.png"   # optional; offline outline otherwise
+/// secure_cookie = true                                      # when served over HTTPS
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// A map tile server for connected sites. Without it the map draws the built-in world
+    /// outline and needs no network.
+    #[serde(default)]
+    pub tile_url: Option<String>,
+    /// Mark the session cookie `Secure`.
+    #[serde(default)]
+    pub secure_cookie: bool,
+}
+
+/// Incident grouping and checklists.
+///
+/// ```toml
+/// [incidents]
+/// grouping = { by = ["site", "entity"], window_secs = 3600 }
+/// checklists = "checklists.yaml"    # relative to the config folder
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Alerts whose listed key parts are equal join one open incident within the window.
+    #[serde(default)]
+    pub grouping: tocsin_incidents::GroupingConfig,
+    /// A YAML file of checklists per incident type (see `tocsin_incidents::Checklists`);
+    /// relative paths are taken from the config folder.
+    #[serde(default)]
+    pub checklists: Option<PathBuf>,
+    /// The checklists read from that file by [`Config::load_dir`] (or set by the demo).
+    #[serde(skip)]
+    pub loaded: tocsin_incidents::Checklists,
+}
+
+/// Largest checklists file read.
+const MAX_CHECKLISTS_BYTES: u64 = 1024 * 1024;
+
+/// Reads and checks a checklists file; errors name the file, line and field.
+pub fn load_checklists(path: &Path) -> Result<tocsin_incidents::Checklists, ConfigError> {
+    let fail = |message: String| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        field: None,
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if meta.len() > MAX_CHECKLISTS_BYTES {
+        return Err(fail(format!(
+            "file is larger than {MAX_CHECKLISTS_BYTES} bytes"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    tocsin_incidents::Checklists::parse(&text, path).map_err(|e| ConfigError {
+        file: e.file,
+        line: e.line,
+        field: e.field,
+        message: e.message,
+    })
 }
 
 /// Sigma detection on the live stream.
@@ -156,7 +239,7 @@ pub enum OrgLocation {
     Dir(PathBuf),
     /// Files built into the binary, `(file name, text)`, written to `<data>/org` at start so
     /// that they can be edited and reloaded.
-    Embedded(&'static [(&'static str, &'static str)]),
+    Embedded(Vec<(String, String)>),
 }
 
 /// Bounds of the in-process pipeline. Every queue is bounded; when the ingest queue is full, HTTP
@@ -337,7 +420,7 @@ impl Config {
                         *p = dir.join(&*p);
                     }
                 }
-                let missing: Vec<ConfigError> = c
+                let mut missing: Vec<ConfigError> = c
                     .sigma
                     .rules
                     .iter()
@@ -349,6 +432,19 @@ impl Config {
                         message: format!("{} is not a folder", p.display()),
                     })
                     .collect();
+                if let Some(n) = &mut c.notify {
+                    n.resolve(dir);
+                    missing.extend(check_notify(n, &dir.join(tocsin_org::ORG_DIR)));
+                }
+                if let Some(p) = &mut c.incidents.checklists {
+                    if p.is_relative() {
+                        *p = dir.join(&*p);
+                    }
+                    match load_checklists(p) {
+                        Ok(cl) => c.incidents.loaded = cl,
+                        Err(e) => missing.push(e),
+                    }
+                }
                 if missing.is_empty() {
                     Ok(c)
                 } else {
@@ -464,7 +560,33 @@ impl Config {
                 err(line, format!("detect.rules[{i}]"), e.to_string());
             }
         }
+        if let Some(n) = &self.notify {
+            for (field, message) in n.validate() {
+                let key = field.rsplit('.').next().unwrap_or(&field).to_owned();
+                err(find_line(text, &key), field, message);
+            }
+        }
         errors
+    }
+}
+
+/// Loads the routes and channels of `[notify]` and checks the teams they name against the
+/// organisation in `org_dir`.
+fn check_notify(n: &NotifyConfig, org_dir: &Path) -> Vec<ConfigError> {
+    match load_setup(n) {
+        Err(e) => e,
+        Ok(setup) => match tocsin_org::load_dir(org_dir) {
+            Ok(org) => tocsin_routing::unknown_teams(&setup.routes, &org)
+                .into_iter()
+                .map(|(field, message)| ConfigError {
+                    file: n.routes.clone(),
+                    line: None,
+                    field: Some(field),
+                    message,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        },
     }
 }
 
@@ -593,6 +715,37 @@ when = { class = "x" }
         std::fs::write(dir.path().join("org/teams.yaml"), "teams: []\n").unwrap();
         let c = Config::load_dir(dir.path()).unwrap();
         assert_eq!(c.org, OrgLocation::Dir(dir.path().join("org")));
+    }
+
+    #[test]
+    fn checklists_load_relative_to_the_config_and_errors_name_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "version = 1\n[incidents]\nchecklists = \"checklists.yaml\"\ngrouping = { by = [\"entity\"], window_secs = 600 }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("checklists.yaml"),
+            "checklists:\n  - name: Intrusion\n    when: { domain: [physical] }\n    steps: [Send a guard]\n    owner: soc\n",
+        )
+        .unwrap();
+        let e = Config::load_dir(dir.path()).unwrap_err();
+        assert!(e.0[0].file.ends_with("checklists.yaml"), "{e}");
+        assert!(e.0[0].line.is_some(), "{e}");
+        assert!(e.0[0].message.contains("owner"), "{e}");
+        std::fs::write(
+            dir.path().join("checklists.yaml"),
+            "checklists:\n  - name: Intrusion\n    when: { domain: [physical] }\n    steps: [Send a guard]\n",
+        )
+        .unwrap();
+        let c = Config::load_dir(dir.path()).unwrap();
+        assert_eq!(c.incidents.loaded.checklists.len(), 1);
+        assert_eq!(c.incidents.grouping.window_secs, 600);
+        assert_eq!(
+            c.incidents.grouping.by,
+            vec![tocsin_incidents::GroupBy::Entity]
+        );
     }
 }
 

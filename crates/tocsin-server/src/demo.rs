@@ -23,9 +23,14 @@ use tocsin_org::{Org, OrgErrors, OrgSources, Sensitivity, parse_sources};
 use crate::config::{Config, ConfigErrors, OrgLocation};
 
 pub mod physical;
+pub mod sinks;
+pub use sinks::DemoSinks;
 
 /// The demo's `tocsin.toml`.
 pub const DEMO_CONFIG: &str = include_str!("demo/tocsin.toml");
+
+/// The demo's checklists per incident type.
+pub const DEMO_CHECKLISTS: &str = include_str!("demo/checklists.yaml");
 
 /// Name of the feeder's source in events and metrics.
 pub const DEMO_SOURCE: &str = "demo-feed";
@@ -64,7 +69,19 @@ preset = "frigate"
         ));
     }
     let mut c = Config::parse(&text, Path::new("<built-in demo>/tocsin.toml"))?;
-    c.org = OrgLocation::Embedded(DEMO_ORG);
+    c.org = OrgLocation::Embedded(demo_org_files(Utc::now()));
+    c.incidents.loaded = tocsin_incidents::Checklists::parse(
+        DEMO_CHECKLISTS,
+        Path::new("<built-in demo>/checklists.yaml"),
+    )
+    .map_err(|e| {
+        ConfigErrors(vec![crate::config::ConfigError {
+            file: e.file,
+            line: e.line,
+            field: e.field,
+            message: e.message,
+        }])
+    })?;
     Ok(c)
 }
 
@@ -80,6 +97,30 @@ pub const DEMO_ORG: &[(&str, &str)] = &[
 ];
 
 /// The demo organisation, parsed and checked.
+/// The demo organisation's files with one trip under way at `now` (Priya Shah, of the London
+/// SOC, in Frankfurt from the day before until three days after), so that the map and the
+/// public-signal detector have a traveller whatever the date.
+pub fn demo_org_files(now: DateTime<Utc>) -> Vec<(String, String)> {
+    const ANCHOR: &str = "    home_site: office-london\n    team: soc\n  - id: p-tokafor\n";
+    let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
+    let trip = format!(
+        "    home_site: office-london\n    team: soc\n    travel:\n      - {{ place: Frankfurt, location: {{ lat: 50.1109, lon: 8.6821 }}, from: {}, until: {} }}\n  - id: p-tokafor\n",
+        stamp(now - chrono::Duration::days(1)),
+        stamp(now + chrono::Duration::days(3)),
+    );
+    DEMO_ORG
+        .iter()
+        .map(|(name, text)| {
+            let text = if *name == "people.yaml" {
+                text.replacen(ANCHOR, &trip, 1)
+            } else {
+                (*text).to_owned()
+            };
+            ((*name).to_owned(), text)
+        })
+        .collect()
+}
+
 pub fn demo_org() -> Result<Org, OrgErrors> {
     parse_sources(&OrgSources {
         dir: "<built-in demo>/org".into(),
@@ -235,6 +276,9 @@ const SOCIAL: &[&[&str]] = &[
         "Explosion in {city}: police cordon and ambulances everywhere",
     ],
 ];
+
+/// The hazard an official (CAP) warning names for each [`SOCIAL`] story, when one is issued.
+const OFFICIAL_HAZARD: [Option<&str>; 3] = [Some("Fire"), None, Some("Explosion")];
 
 /// The city a demo site is in, as people name it in posts.
 fn city_of(site: &str) -> &'static str {
@@ -555,12 +599,24 @@ impl Feeder {
                 // Witnesses post about an incident in the site's city: the public-signal
                 // detector clusters them into one event and places it near the site.
                 let city = city_of(&site.id);
-                let posts = *SOCIAL.choose(&mut self.rng).unwrap_or(&SOCIAL[0]);
-                for (i, template) in posts.iter().enumerate() {
+                let k = self.rng.gen_range(0..SOCIAL.len());
+                for (i, template) in SOCIAL[k].iter().enumerate() {
                     out.push(json!({"time": time, "domain": "public", "class": "public_report",
                         "activity": "posted", "severity": 2,
                         "message": template.replace("{city}", city),
                         "fields": {"author": format!("witness{}", self.rng.gen_range(100..999) * 10 + i), "feed": "demo-social"}}));
+                }
+                // Civil protection confirms fires and explosions with a CAP warning for the
+                // area, which joins the witnesses' event and marks it confirmed.
+                if let Some(hazard) = OFFICIAL_HAZARD[k] {
+                    out.push(json!({"time": time, "domain": "public", "class": "hazard_warning",
+                        "activity": "alert", "severity": 4, "place": city,
+                        "message": format!("{hazard} warning for {city}: avoid the area and follow the instructions of the emergency services"),
+                        "geo": {"lat": site.lat + self.rng.gen_range(-0.01..0.01), "lon": site.lon + self.rng.gen_range(-0.01..0.01), "radius_m": 3000.0},
+                        "fields": {"event": hazard, "cap_status": "Actual", "cap_msg_type": "Alert",
+                            "cap_sender": "civil-protection.example", "urgency": "Immediate",
+                            "severity_text": "Severe", "certainty": "Observed", "exercise": false,
+                            "feed": "demo-cap"}}));
                 }
                 out
             }
@@ -735,9 +791,46 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_organisation_has_a_traveller_under_way_now() {
+        let now: DateTime<Utc> = "2026-12-03T19:30:00Z".parse().unwrap();
+        let org = parse_sources(&OrgSources {
+            dir: "<built-in demo>/org".into(),
+            files: demo_org_files(now),
+        })
+        .unwrap();
+        let (_, travellers) = crate::public_targets(&org, now);
+        assert_eq!(travellers.len(), 1, "{travellers:?}");
+        assert_eq!(travellers[0].id, "p-pshah");
+        let (_, later) = crate::public_targets(&org, now + chrono::Duration::days(5));
+        assert!(later.is_empty());
+    }
+
+    #[test]
     fn the_demo_config_is_valid() {
         let c = demo_config().unwrap();
         assert!(c.detect.rules.len() >= 6);
+        // Every converged detector and the public-signal detector have a procedure.
+        let named: std::collections::HashSet<&str> = c
+            .incidents
+            .loaded
+            .checklists
+            .iter()
+            .flat_map(|cl| cl.when.detector.iter().map(String::as_str))
+            .collect();
+        for d in [
+            "tailgating",
+            "presence_conflict",
+            "logon_without_presence",
+            "activity_while_away",
+            "credential_after_termination",
+            "intrusion_with_cyber_impact",
+            "security_system_attack",
+            "vulnerable_security_device",
+            "public_signal",
+        ] {
+            assert!(named.contains(d), "no checklist for {d}");
+        }
+        assert!(!c.incidents.loaded.default.is_empty());
         tocsin_detect::RuleDetector::new(c.detect.rules, 10).unwrap();
     }
 
@@ -836,6 +929,11 @@ mod tests {
                 "{d:?}"
             );
         }
+        assert!(
+            out.iter()
+                .any(|d| d.entities.get("official") == Some(&Value::Bool(true))),
+            "no event confirmed by the official feed: {out:?}"
+        );
     }
 
     /// Runs `feeder` for ten simulated minutes through the demo organisation's enrichment and the

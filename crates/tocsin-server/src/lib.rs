@@ -4,8 +4,10 @@
 //! a [`RunningServer`] whose address is bound (port 0 resolves) and whose pipeline is running.
 
 pub mod config;
+pub mod delivery;
 pub mod demo;
 pub mod pipeline;
+pub mod public;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +52,8 @@ pub enum StartError {
     },
     #[error("organisation: {0}")]
     Org(#[from] tocsin_org::OrgErrors),
+    #[error("notifications: {0}")]
+    Notify(String),
     #[error("cannot write the organisation files to {path}: {source}")]
     OrgWrite {
         path: PathBuf,
@@ -197,7 +201,7 @@ fn load_org(location: &OrgLocation, data_dir: &std::path::Path) -> Result<OrgHan
                 source,
             };
             std::fs::create_dir_all(&dir).map_err(write_err)?;
-            for (name, text) in *files {
+            for (name, text) in files {
                 std::fs::write(dir.join(name), text).map_err(write_err)?;
             }
             Ok(OrgHandle::load(dir)?)
@@ -307,11 +311,7 @@ async fn start_inner(
         )),
     ];
     if let Some(public) = &cfg.public_signal {
-        let mut public = public.clone();
-        let (sites, travellers) = public_targets(&org.current(), opts.clock.now());
-        public.sites.extend(sites);
-        public.travellers.extend(travellers);
-        match tocsin_public::PublicSignalDetector::new(public) {
+        match public::OrgPublicDetector::new(public.clone(), org.clone(), opts.clock.now()) {
             Ok(d) => detectors.push(Box::new(d)),
             Err(e) => tracing::error!(error = %e, "public-signal detection disabled"),
         }
@@ -322,13 +322,38 @@ async fn start_inner(
         )));
     }
     let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier::new("log"))];
+    let delivery = match &cfg.notify {
+        Some(n) => {
+            let setup = config::load_setup(n)
+                .map_err(|errors| StartError::Notify(config::ConfigErrors(errors).to_string()))?;
+            let d = delivery::Notifier::new(
+                n.clone(),
+                setup,
+                org.clone(),
+                opts.clock.clone(),
+                metrics.clone(),
+            )
+            .map_err(|e| StartError::Notify(e.to_string()))?;
+            Some(Arc::new(d))
+        }
+        None => None,
+    };
     let (alert_tx, alert_rx) = mpsc::channel(p.detect_queue.max(1));
     tokio::spawn(pipeline::alert_writer(
         alert_rx,
         store.clone(),
         notifiers,
         progress.clone(),
+        delivery.clone(),
+        Arc::new(pipeline::IncidentSettings {
+            grouping: cfg.incidents.grouping.clone(),
+            checklists: cfg.incidents.loaded.clone(),
+            live: live.clone(),
+        }),
     ));
+    if let Some(d) = &delivery {
+        tasks.extend(d.start(store.clone(), shutdown.clone()).await);
+    }
     let detect = pipeline::DetectStage {
         detectors,
         alerts: pipeline::AlertStage::new(
@@ -378,6 +403,7 @@ async fn start_inner(
     }
 
     let state = Arc::new(AppState {
+        routes: delivery.as_ref().map(|d| d.routes()),
         store,
         sources,
         http_sources,
@@ -391,6 +417,13 @@ async fn start_inner(
         presence,
         unresolved,
         sigma,
+        login_throttle: Default::default(),
+        ui: tocsin_api::session::UiConfig {
+            tile_url: opts.config.web.tile_url.clone(),
+        },
+        session: tocsin_api::session::SessionConfig {
+            secure_cookie: opts.config.web.secure_cookie,
+        },
     });
 
     let mut addr = None;
@@ -410,6 +443,7 @@ async fn start_inner(
         let app = tocsin_api::router(state.clone());
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 stop.cancelled().await;
             });

@@ -301,6 +301,8 @@ impl AlertStage {
                     entities: d.entities,
                     geo: d.geo,
                     site_id: d.site_id,
+                    notified: None,
+                    acknowledged: None,
                 };
                 if self.open.len() >= MAX_OPEN_ALERTS {
                     self.sweep(d.time);
@@ -341,21 +343,39 @@ impl AlertStage {
     }
 }
 
-/// Persists alerts and hands them to the notifiers, in the order they were raised.
+/// How new alerts become incidents: the grouping, the checklists per incident type, and where
+/// incident changes are announced.
+#[derive(Debug, Clone)]
+pub struct IncidentSettings {
+    pub grouping: GroupingConfig,
+    pub checklists: tocsin_incidents::Checklists,
+    pub live: LiveBus,
+}
+
+/// Persists alerts, puts new ones into incidents and hands them to the notifiers, in the order
+/// they were raised.
 pub async fn alert_writer(
     mut input: mpsc::Receiver<(Arc<Alert>, bool)>,
     store: Arc<dyn Store>,
     notifiers: Vec<Arc<dyn Notifier>>,
     progress: Arc<Progress>,
+    delivery: Option<Arc<crate::delivery::Notifier>>,
+    incidents: Arc<IncidentSettings>,
 ) {
     while let Some((mut alert, repeat)) = input.recv().await {
         if repeat {
             // A responder may have acknowledged or closed the alert since the alert stage last
-            // saw it: a repeat updates the count and evidence, never the status people set.
+            // saw it: a repeat updates the count and evidence, never the status people set, nor
+            // the notified and acknowledged times.
             if let Ok(Some(stored)) = store.get_alert(&alert.tenant, alert.id).await
-                && stored.status != alert.status
+                && (stored.status != alert.status
+                    || stored.notified != alert.notified
+                    || stored.acknowledged != alert.acknowledged)
             {
-                Arc::make_mut(&mut alert).status = stored.status;
+                let a = Arc::make_mut(&mut alert);
+                a.status = stored.status;
+                a.notified = stored.notified;
+                a.acknowledged = stored.acknowledged;
             }
         }
         let mut delay = std::time::Duration::from_millis(50);
@@ -370,13 +390,22 @@ pub async fn alert_writer(
             }
         }
         if !repeat {
-            group_into_incident(
-                store.as_ref(),
-                &alert,
-                &GroupingConfig::default(),
-                Utc::now(),
-            )
-            .await;
+            let incident =
+                group_into_incident(store.as_ref(), &alert, &incidents, Utc::now()).await;
+            // Repeats never notify again; a new alert is planned once, all steps at once.
+            if let Some(d) = &delivery {
+                let mut delay = std::time::Duration::from_millis(50);
+                for attempt in 1..=5 {
+                    match d.enqueue(store.as_ref(), &alert, incident).await {
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, attempt, alert = %alert.id, "enqueueing notifications failed");
+                            tokio::time::sleep(delay).await;
+                            delay *= 2;
+                        }
+                    }
+                }
+            }
         }
         for n in &notifiers {
             if let Err(e) = n.notify(&alert, repeat).await {
@@ -388,13 +417,15 @@ pub async fn alert_writer(
 }
 
 /// The grouping hook: a newly persisted alert joins the open incident with its grouping key
-/// inside the window, or opens a new one. Failures are logged; the alert itself is already safe.
+/// inside the window, or opens a new one, with the checklist steps its type calls for. The
+/// change is announced on the live bus. Failures are logged; the alert itself is already safe.
 pub async fn group_into_incident(
     store: &dyn Store,
     alert: &Alert,
-    cfg: &GroupingConfig,
+    settings: &IncidentSettings,
     now: DateTime<Utc>,
 ) -> Option<Ulid> {
+    let cfg = &settings.grouping;
     let key = tocsin_incidents::group_key(alert, cfg);
     let since = alert
         .time
@@ -410,18 +441,29 @@ pub async fn group_into_incident(
                 return None;
             }
         };
-        let incident = match found {
+        let (mut incident, new) = match found {
             Some(mut inc) if inc.accepts(alert, cfg.window()) => {
                 inc.add_alert(alert, now);
-                inc
+                (inc, false)
             }
-            _ => Incident::open(Ulid::new(), alert, key.clone(), now),
+            _ => (Incident::open(Ulid::new(), alert, key.clone(), now), true),
         };
+        incident.add_checklist(settings.checklists.for_alerts([alert]));
         match store
             .upsert_incidents(std::slice::from_ref(&incident))
             .await
         {
-            Ok(()) => return Some(incident.id),
+            Ok(()) => {
+                incident.revision += 1;
+                let id = incident.id;
+                let inc = Arc::new(incident);
+                settings.live.publish(if new {
+                    LiveMessage::IncidentNew(inc)
+                } else {
+                    LiveMessage::IncidentUpdated(inc)
+                });
+                return Some(id);
+            }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, alert = %alert.id, "incident write failed");

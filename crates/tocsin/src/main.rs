@@ -1,10 +1,12 @@
 //! `tocsin`: the one binary. Each subcommand is thin glue over the library crates.
 
 mod bench;
+mod client_cmd;
 mod replay;
 mod routes_cmd;
 mod sigma_cmd;
 mod signals_cmd;
+mod user_cmd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,16 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Alerts on a running server: list, show, acknowledge.
+    Alerts(client_cmd::AlertsArgs),
+    /// Incidents on a running server: list, show, acknowledge, state, assign, note, merge,
+    /// split, checklist, review, report.
+    Incidents(client_cmd::IncidentsArgs),
+    /// Silences on a running server: list, add, delete.
+    Silences(client_cmd::SilencesArgs),
+    /// Manage dashboard users (username and password).
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
     /// Run Sigma rules over event files.
     #[command(subcommand)]
     Sigma(sigma_cmd::SigmaCommand),
@@ -87,6 +99,10 @@ struct DemoArgs {
     /// video-analytics messages there and the demo subscribes to them.
     #[arg(long)]
     mqtt: Option<SocketAddr>,
+    /// Password of the demo's `admin` dashboard user; a random one is made and printed when
+    /// it is not given.
+    #[arg(long, env = "TOCSIN_DEMO_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +198,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(c) => sigma_cmd::run_rules(c),
         Command::Routes(c) => routes_cmd::run(c).map(|()| ExitCode::SUCCESS),
         Command::Signals(c) => signals_cmd::run(c),
+        Command::Alerts(a) => client_cmd::alerts(a).await.map(|()| ExitCode::SUCCESS),
+        Command::Incidents(a) => client_cmd::incidents(a).await.map(|()| ExitCode::SUCCESS),
+        Command::Silences(a) => client_cmd::silences(a).await.map(|()| ExitCode::SUCCESS),
+        Command::User(c) => user_cmd::run(c).await.map(|()| ExitCode::SUCCESS),
         Command::Token(TokenCommand::Create {
             config,
             data,
@@ -229,7 +249,7 @@ fn check(dir: &Path) -> ExitCode {
     }
 }
 
-fn load(dir: &Path) -> Result<Config> {
+pub(crate) fn load(dir: &Path) -> Result<Config> {
     Config::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -334,7 +354,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn run_demo(a: DemoArgs) -> Result<()> {
-    let config = demo::demo_config_with(a.mqtt).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = demo::demo_config_with(a.mqtt).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sinks = demo::DemoSinks::start(&mut config, &a.data)
+        .await
+        .context("cannot start the demo's webhook and SMTP receivers")?;
     let mut opts = ServerOptions::new(config);
     opts.listen = Some(a.listen);
     opts.data_dir = Some(a.data.clone());
@@ -346,9 +369,20 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         .await
         .context("the demo could not start (is another demo already running on that port?)")?;
     let addr = server.addr.context("demo has no listener")?;
+    let (_, generated) = user_cmd::add_user(
+        server.state.store.as_ref(),
+        "admin",
+        "admin",
+        tocsin_model::DEFAULT_TENANT,
+        a.password.clone(),
+    )
+    .await
+    .context("cannot create the demo's dashboard user")?;
+    let password = generated.or(a.password).unwrap_or_default();
     println!();
     println!("  Tocsin demo is running.");
     println!("  Dashboard:  http://{addr}/");
+    println!("  Login:      admin / {password}");
     println!("  API token:  {token}");
     println!("  Try:        curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/alerts");
     for s in &server.state.sources {
@@ -357,6 +391,15 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
             println!("  Source {}: {}", st.name, st.bound.join(", "));
         }
     }
+    println!(
+        "  Webhook:    http://{}/soc  (the SOC, in full)",
+        sinks.webhook
+    );
+    println!(
+        "  SMTP:       {}  (guard desks without names; the lead after 2 min)",
+        sinks.smtp
+    );
+    println!("  Deliveries: http://{addr}/api/v1/deliveries  (with the API token)");
     println!("  Data:       {}", a.data.display());
     println!("  Stop with Ctrl-C.");
     println!();

@@ -449,7 +449,17 @@ fn ingest_imports_ndjson_and_csv_and_reports_bad_lines() {
 #[test]
 fn every_command_has_help() {
     for cmd in [
-        "serve", "demo", "check", "ingest", "replay", "bench", "token",
+        "serve",
+        "demo",
+        "check",
+        "ingest",
+        "replay",
+        "bench",
+        "token",
+        "user",
+        "alerts",
+        "incidents",
+        "silences",
     ] {
         let out = tocsin().args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help");
