@@ -321,7 +321,9 @@ async fn a_new_alert_reaches_each_audience_once_redacted_with_failover_until_ack
             .unwrap_or_default();
         if notes.len() == 2 {
             assert!(
-                notes.iter().any(|n| n.starts_with("notified person p-partner")),
+                notes
+                    .iter()
+                    .any(|n| n.starts_with("notified person p-partner")),
                 "{notes:?}"
             );
             break;
