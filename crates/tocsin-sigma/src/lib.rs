@@ -22,6 +22,7 @@
 //! Architecture invariant: no IO but reading rule files in [`SigmaRuleSet::load_dirs`], and no
 //! wall clock: windows run on event time.
 
+mod candidates;
 mod correlation;
 mod detector;
 mod handle;

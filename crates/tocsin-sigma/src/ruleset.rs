@@ -3,24 +3,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rsigma_eval::Engine;
 use rsigma_eval::event::{Event as SigmaEvent, JsonEvent};
-use rsigma_parser::{CorrelationRule, FilterRule, Level, SigmaCollection, SigmaRule};
+use rsigma_eval::{CompiledDetection, CompiledRule};
+use rsigma_parser::{
+    ConditionExpr, CorrelationRule, FilterRule, FilterRuleTarget, Level, LogSource,
+    SigmaCollection, SigmaRule,
+};
 use serde_json::Value;
 use tocsin_model::{Event, Severity};
 
 use crate::SigmaOptions;
+use crate::candidates::CandidateIndex;
 use crate::correlation::{CorrelationDef, compile_correlations};
 use crate::logsource::{EventLogsource, RuleLogsource};
 use crate::placeholder::expand_rule;
 use crate::view::{ModelEventView, event_logsource, json_logsource};
-
-/// Custom attribute that carries a compiled rule's index in [`SigmaRuleSet::rules`] through
-/// the engine's results.
-const INDEX_ATTR: &str = "tocsin.index";
 
 /// Why a rule (or a whole file) was not loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,10 +108,13 @@ pub fn severity_of(level: Option<Level>) -> Severity {
     }
 }
 
-/// Rules that share one logsource, compiled into one engine.
+/// Rules that share one logsource, with their candidate index.
 struct Route {
     logsource: RuleLogsource,
-    engine: Engine,
+    rules: Vec<CompiledRule>,
+    /// Index in [`SigmaRuleSet::rules`] of each rule of `rules`.
+    global: Vec<usize>,
+    index: CandidateIndex,
 }
 
 /// A loaded, compiled set of Sigma rules, shared read-only between detectors.
@@ -337,7 +339,7 @@ impl SigmaRuleSet {
                     continue;
                 }
                 let result = catch_unwind(AssertUnwindSafe(|| rsigma_eval::compile_rule(&rule)));
-                let mut c = match result {
+                let c = match result {
                     Ok(Ok(c)) => c,
                     Ok(Err(e)) => {
                         rejected.push(reject(RejectKind::Compile, e.to_string()));
@@ -352,9 +354,6 @@ impl SigmaRuleSet {
                     }
                 };
                 let index = infos.len();
-                let mut attrs = (*c.custom_attributes).clone();
-                attrs.insert(INDEX_ATTR.to_owned(), Value::from(index));
-                c.custom_attributes = Arc::new(attrs);
                 ids.insert(label.clone(), path.clone());
                 let logsource = RuleLogsource::new(
                     rule.logsource.product.as_deref(),
@@ -373,7 +372,7 @@ impl SigmaRuleSet {
                     path: path.clone(),
                     standalone: true,
                 });
-                compiled.push((logsource, c));
+                compiled.push((logsource, index, c));
             }
             correlations.extend(
                 collection
@@ -386,33 +385,19 @@ impl SigmaRuleSet {
 
         let correlations = compile_correlations(correlations, &mut infos, rejected);
 
-        let mut grouped: BTreeMap<RuleLogsource, Vec<rsigma_eval::CompiledRule>> = BTreeMap::new();
-        for (ls, c) in compiled {
-            grouped.entry(ls).or_default().push(c);
-        }
-        let mut routes: Vec<Route> = grouped
-            .into_iter()
-            .map(|(logsource, rules)| {
-                let mut engine = Engine::new();
-                // The bloom pre-filter stays off; its filters would only cost memory.
-                engine.set_bloom_max_bytes(0);
-                engine.extend_compiled_rules(rules);
-                Route { logsource, engine }
-            })
-            .collect();
-
+        // Filters are applied to the compiled rules before the index is built, so that the
+        // index sees the rules as they are evaluated.
+        let mut all = compiled;
         let mut filter_count = 0;
+        let mut filter_counter = 0;
         for (path, filter) in filters {
-            let mut failed = None;
-            for route in &mut routes {
-                if let Err(e) = route.engine.apply_filter(&filter) {
-                    failed = Some(e.to_string());
-                    break;
-                }
-            }
-            match failed {
-                None => filter_count += 1,
-                Some(reason) => rejected.push(Rejected {
+            match apply_filter(
+                &filter,
+                &mut filter_counter,
+                all.iter_mut().map(|(_, _, c)| c),
+            ) {
+                Ok(()) => filter_count += 1,
+                Err(reason) => rejected.push(Rejected {
                     path,
                     rule: Some(filter.id.clone().unwrap_or_else(|| filter.title.clone())),
                     kind: RejectKind::Filter,
@@ -420,6 +405,22 @@ impl SigmaRuleSet {
                 }),
             }
         }
+
+        let mut grouped: BTreeMap<RuleLogsource, (Vec<usize>, Vec<CompiledRule>)> = BTreeMap::new();
+        for (ls, index, c) in all {
+            let (global, rules) = grouped.entry(ls).or_default();
+            global.push(index);
+            rules.push(c);
+        }
+        let routes: Vec<Route> = grouped
+            .into_iter()
+            .map(|(logsource, (global, rules))| Route {
+                index: CandidateIndex::build(&rules),
+                logsource,
+                rules,
+                global,
+            })
+            .collect();
 
         let rule_hits = infos.iter().map(|_| AtomicU64::new(0)).collect();
         let correlation_hits = correlations.iter().map(|_| AtomicU64::new(0)).collect();
@@ -487,17 +488,11 @@ impl SigmaRuleSet {
             if !ls.covers(&route.logsource) {
                 continue;
             }
-            for r in route.engine.evaluate(event) {
-                if let Some(i) = r
-                    .header
-                    .custom_attributes
-                    .get(INDEX_ATTR)
-                    .and_then(Value::as_u64)
-                    .and_then(|i| usize::try_from(i).ok())
-                {
-                    out.push(i);
+            route.index.for_each_candidate(event, |i| {
+                if rsigma_eval::evaluate_rule(&route.rules[i], event).is_some() {
+                    out.push(route.global[i]);
                 }
-            }
+            });
         }
         for &i in &out[start..] {
             if let Some(h) = self.rule_hits.get(i) {
@@ -562,5 +557,251 @@ impl SigmaRuleSet {
                 hits: h.load(Ordering::Relaxed),
             });
         detection.chain(correlation).collect()
+    }
+}
+
+/// Applies a Sigma filter to the rules it targets, as rsigma-eval's `Engine::apply_filter`
+/// does: the filter's detections are added to each targeted rule under the names
+/// `__filter_<n>_<name>` (`n` counts the filters applied so far) and every condition of the
+/// rule becomes `condition and <filter condition>`. A filter targets the rules whose id or
+/// title it names (or every rule) and whose logsource has every dimension the filter's
+/// logsource names (case-insensitively).
+fn apply_filter<'a>(
+    filter: &FilterRule,
+    counter: &mut usize,
+    rules: impl Iterator<Item = &'a mut CompiledRule>,
+) -> Result<(), String> {
+    let mut detections: Vec<(String, CompiledDetection)> = Vec::new();
+    for (name, detection) in &filter.detection.named {
+        let compiled = catch_unwind(AssertUnwindSafe(|| {
+            rsigma_eval::compiler::compile_detection(detection)
+        }))
+        .map_err(|_| "the Sigma compiler failed on this filter".to_owned())?
+        .map_err(|e| e.to_string())?;
+        detections.push((name.clone(), compiled));
+    }
+    if detections.is_empty() {
+        return Ok(());
+    }
+    let n = *counter;
+    *counter += 1;
+    let prefixed = |name: &str| format!("__filter_{n}_{name}");
+    let condition = match filter.detection.conditions.first() {
+        Some(c) => prefix_identifiers(c, &prefixed),
+        None if detections.len() == 1 => ConditionExpr::Identifier(prefixed(&detections[0].0)),
+        None => ConditionExpr::And(
+            detections
+                .iter()
+                .map(|(name, _)| ConditionExpr::Identifier(prefixed(name)))
+                .collect(),
+        ),
+    };
+    for rule in rules {
+        let targeted = match &filter.rules {
+            FilterRuleTarget::Any => true,
+            FilterRuleTarget::Specific(refs) => refs
+                .iter()
+                .any(|r| rule.id.as_deref() == Some(r.as_str()) || rule.title == *r),
+        };
+        if !targeted
+            || filter
+                .logsource
+                .as_ref()
+                .is_some_and(|ls| !logsource_contains(ls, &rule.logsource))
+        {
+            continue;
+        }
+        for (name, compiled) in &detections {
+            rule.detections.insert(prefixed(name), compiled.clone());
+        }
+        for c in &mut rule.conditions {
+            let old = std::mem::replace(c, ConditionExpr::And(Vec::new()));
+            *c = ConditionExpr::And(vec![old, condition.clone()]);
+        }
+    }
+    Ok(())
+}
+
+/// Whether every dimension the filter's logsource names is present and equal in the rule's.
+fn logsource_contains(filter: &LogSource, rule: &LogSource) -> bool {
+    let dim = |f: &Option<String>, r: &Option<String>| match (f, r) {
+        (None, _) => true,
+        (Some(f), Some(r)) => f.eq_ignore_ascii_case(r),
+        (Some(_), None) => false,
+    };
+    dim(&filter.category, &rule.category)
+        && dim(&filter.product, &rule.product)
+        && dim(&filter.service, &rule.service)
+}
+
+fn prefix_identifiers(expr: &ConditionExpr, prefixed: &impl Fn(&str) -> String) -> ConditionExpr {
+    match expr {
+        ConditionExpr::Identifier(name) => ConditionExpr::Identifier(prefixed(name)),
+        ConditionExpr::And(parts) => ConditionExpr::And(
+            parts
+                .iter()
+                .map(|p| prefix_identifiers(p, prefixed))
+                .collect(),
+        ),
+        ConditionExpr::Or(parts) => ConditionExpr::Or(
+            parts
+                .iter()
+                .map(|p| prefix_identifiers(p, prefixed))
+                .collect(),
+        ),
+        ConditionExpr::Not(inner) => {
+            ConditionExpr::Not(Box::new(prefix_identifiers(inner, prefixed)))
+        }
+        ConditionExpr::Selector { .. } => expr.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: &str = r#"
+title: Whoami
+id: r-whoami
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: whoami
+    condition: selection
+---
+title: Whoami in a file event
+id: r-file
+logsource:
+    product: windows
+    category: file_event
+detection:
+    selection:
+        TargetFilename|contains: whoami
+    condition: selection
+"#;
+
+    fn matched(set: &SigmaRuleSet, event: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        set.matches_json(event, &mut out);
+        out.into_iter().map(|i| set.rules()[i].id.clone()).collect()
+    }
+
+    fn load(filter: &str) -> (SigmaRuleSet, Vec<Rejected>) {
+        SigmaRuleSet::from_sources(
+            &[
+                (PathBuf::from("rules.yml"), RULES.to_owned()),
+                (PathBuf::from("filter.yml"), filter.to_owned()),
+            ],
+            &SigmaOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_filter_excludes_events_from_the_rules_it_names_and_logsource_it_covers() {
+        let (set, rejected) = load(
+            r#"
+title: Not the admin
+logsource:
+    product: windows
+    category: process_creation
+filter:
+    rules:
+        - r-whoami
+        - r-file
+    admin:
+        User|startswith: 'adm_'
+    condition: not admin
+"#,
+        );
+        assert!(rejected.is_empty(), "{rejected:?}");
+        assert_eq!(set.filter_count(), 1);
+        let process = |user: &str| {
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+                   "CommandLine": "whoami /all", "User": user})
+        };
+        let file = |user: &str| {
+            json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 11,
+                   "TargetFilename": "C:\\whoami.txt", "User": user})
+        };
+        assert_eq!(matched(&set, &process("bob")), vec!["r-whoami"]);
+        assert!(matched(&set, &process("adm_bob")).is_empty());
+        // The filter's logsource is process_creation: the file rule keeps firing.
+        assert_eq!(matched(&set, &file("adm_bob")), vec!["r-file"]);
+    }
+
+    /// On the reference data, the candidate index selects every rule that evaluating all rules
+    /// of the covered routes finds, for the whole SigmaHQ set and every Mordor event.
+    #[test]
+    fn the_index_finds_what_evaluating_every_rule_finds_on_the_mordor_sample() {
+        use std::io::BufRead;
+        let Some(data) = std::env::var_os("TOCSIN_REFERENCE_DATA")
+            .map(|d| PathBuf::from(d).join("sigma"))
+            .filter(|d| d.is_dir())
+        else {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "reference data missing in CI"
+            );
+            return;
+        };
+        let dirs: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
+            .iter()
+            .map(|d| data.join("rules").join(d))
+            .collect();
+        let (set, _) = SigmaRuleSet::load_dirs(&dirs, &SigmaOptions::default());
+        let file = std::fs::File::open(data.join("mordor/mordor-100k.jsonl.gz")).unwrap();
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+        let (mut events, mut matches) = (0, 0);
+        let mut got = Vec::new();
+        for line in reader.lines() {
+            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            got.clear();
+            set.matches_json(&event, &mut got);
+            let ls = json_logsource(&event);
+            let view = JsonEvent::borrow(&event);
+            let mut want = Vec::new();
+            for route in set.routes.iter().filter(|r| ls.covers(&r.logsource)) {
+                for (rule, &g) in route.rules.iter().zip(&route.global) {
+                    if rsigma_eval::evaluate_rule(rule, &view).is_some() {
+                        want.push(g);
+                    }
+                }
+            }
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "event {event}");
+            events += 1;
+            matches += want.len();
+        }
+        assert_eq!(events, 106_227);
+        assert!(matches > 1_000, "only {matches} matches");
+    }
+
+    #[test]
+    fn a_filter_that_does_not_compile_is_rejected_with_its_reason() {
+        let (set, rejected) = load(
+            r#"
+title: Broken
+id: f-broken
+logsource:
+    product: windows
+filter:
+    rules:
+        - r-whoami
+    sel:
+        User|re: '('
+    condition: not sel
+"#,
+        );
+        assert_eq!(set.filter_count(), 0);
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert_eq!(rejected[0].kind, RejectKind::Filter);
+        assert_eq!(rejected[0].rule.as_deref(), Some("f-broken"));
+        let e = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+                       "CommandLine": "whoami", "User": "adm_x"});
+        assert_eq!(matched(&set, &e), vec!["r-whoami"]);
     }
 }
