@@ -32,7 +32,8 @@ export function Board() {
                     </strong>
                   </a>
                   <div class="muted small">
-                    <SeverityBadge severity={i.severity} /> {i.alerts.length} alert{i.alerts.length === 1 ? "" : "s"} ·{" "}
+                    <SeverityBadge severity={i.severity} /> {i.alerts_total ?? i.alerts.length} alert
+                    {(i.alerts_total ?? i.alerts.length) === 1 ? "" : "s"} ·{" "}
                     {[...new Set(i.alerts.map((a) => a.domain))].map((d) => (
                       <DomainBadge key={d} domain={d} />
                     ))}{" "}
@@ -71,12 +72,16 @@ export function IncidentPage({ id }: { id: string }) {
   const [showReport, setShowReport] = useState(false);
 
   useEffect(() => setLocal(null), [id]);
-  // The stream's copy is the newest once it arrives.
+  // The stream's copy is the newest once it arrives; a partial one (a busy incident) only says
+  // that the page should read the whole incident again.
   const streamed = store.incidents.get(id);
   const base = loaded.state === "ok" ? loaded.data : null;
-  const inc = [local, streamed, base]
+  const inc = [local, streamed?.partial ? null : streamed, base]
     .filter((x): x is Incident => !!x)
     .sort((a, b) => b.updated.localeCompare(a.updated))[0];
+  useEffect(() => {
+    if (streamed?.partial && base && streamed.updated > base.updated) reload();
+  }, [streamed?.updated]);
 
   useEffect(() => {
     if (inc) {

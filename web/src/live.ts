@@ -70,6 +70,13 @@ class LiveStore {
   }
 
   putIncident(i: Incident): void {
+    const have = this.incidents.get(i.id);
+    if (i.partial && have) {
+      // The stream sent only the latest alerts: keep the ones already known, so that every
+      // alert still finds its incident.
+      const sent = new Set(i.alerts.map((a) => a.id));
+      i = { ...i, alerts: [...have.alerts.filter((a) => !sent.has(a.id)), ...i.alerts] };
+    }
     this.incidents.set(i.id, i);
     this.changed();
   }

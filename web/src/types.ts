@@ -101,6 +101,10 @@ export interface Incident {
   timeline: TimelineEntry[];
   checklist?: ChecklistItem[];
   sla_status?: SlaStatus;
+  /** Set on the live stream when only the latest alerts and timeline entries are sent. */
+  partial?: boolean;
+  alerts_total?: number;
+  timeline_total?: number;
 }
 
 export interface Zone {

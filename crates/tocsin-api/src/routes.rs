@@ -379,7 +379,7 @@ pub async fn stream(
                             event.json_data(a.as_ref())
                         }
                         LiveMessage::IncidentNew(i) | LiveMessage::IncidentUpdated(i) => {
-                            event.json_data(i.as_ref())
+                            event.json_data(streamed_incident(i))
                         }
                     }
                     .unwrap_or_else(|_| SseEvent::default().comment("unencodable"))
@@ -399,6 +399,34 @@ pub async fn stream(
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Most alerts and timeline entries an incident carries on the live stream; the rest is read
+/// with `GET /api/v1/incidents/{id}`.
+pub const STREAMED_TAIL: usize = 20;
+
+/// An incident as the live stream sends it: whole when small, else with only its latest
+/// [`STREAMED_TAIL`] alerts and timeline entries, `partial: true` and the full counts, so that a
+/// busy incident does not put its whole history on the wire at every change.
+fn streamed_incident(i: &tocsin_incidents::Incident) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v = json!(i);
+    if i.alerts.len() <= STREAMED_TAIL && i.timeline.len() <= STREAMED_TAIL {
+        return v;
+    }
+    if let Some(obj) = v.as_object_mut() {
+        let tail = |list: &[Value]| list[list.len().saturating_sub(STREAMED_TAIL)..].to_vec();
+        for key in ["alerts", "timeline"] {
+            if let Some(Value::Array(list)) = obj.get(key) {
+                let total = list.len();
+                let kept = tail(list);
+                obj.insert(key.to_owned(), Value::Array(kept));
+                obj.insert(format!("{key}_total"), json!(total));
+            }
+        }
+        obj.insert("partial".to_owned(), Value::Bool(true));
+    }
+    v
 }
 
 /// A stream fed by a task through a small bounded channel; the task ends when the client leaves.
@@ -493,5 +521,47 @@ pub async fn add_rule(
             Err(ApiError::BadRequest(e.to_string()))
         }
         Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    fn alert(n: u32) -> tocsin_model::Alert {
+        serde_json::from_value(json!({
+            "id": ulid::Ulid::from_parts(1_777_860_787_000, u128::from(n)).to_string(),
+            "tenant": "default", "detector": "rule", "rule": format!("r{n}"),
+            "domain": "physical", "severity": 4, "title": format!("alert {n}"), "summary": "",
+            "status": "open", "time": "2026-05-04T02:00:00Z",
+            "ingested": "2026-05-04T02:00:01Z", "detected": "2026-05-04T02:00:02Z",
+            "last_seen": "2026-05-04T02:00:00Z", "count": 1, "dedup_key": format!("k{n}"),
+            "evidence": [], "entities": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_busy_incident_streams_its_tail_and_says_so() {
+        let now = chrono::Utc::now();
+        let mut inc =
+            tocsin_incidents::Incident::open(ulid::Ulid::new(), &alert(0), "k".into(), now);
+        let small = streamed_incident(&inc);
+        assert!(small.get("partial").is_none());
+        assert_eq!(small["alerts"].as_array().unwrap().len(), 1);
+        for n in 1..30 {
+            inc.add_alert(&alert(n), now);
+        }
+        let v = streamed_incident(&inc);
+        assert_eq!(v["partial"], true);
+        assert_eq!(v["alerts_total"], 30);
+        assert_eq!(v["alerts"].as_array().unwrap().len(), STREAMED_TAIL);
+        assert_eq!(
+            v["alerts"][STREAMED_TAIL - 1]["title"],
+            "alert 29",
+            "the latest are kept"
+        );
+        assert_eq!(v["timeline"].as_array().unwrap().len(), STREAMED_TAIL);
+        assert_eq!(v["id"], inc.id.to_string());
     }
 }

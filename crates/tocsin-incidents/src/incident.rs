@@ -10,10 +10,14 @@ use ulid::Ulid;
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 
 /// Most timeline entries an incident keeps; older alert entries are dropped first.
-pub const MAX_TIMELINE: usize = 5_000;
+///
+/// An incident is stored as one document, rewritten at every change; these caps keep a busy
+/// incident (an alert storm at one site) cheap to write, so grouping keeps up with detection.
+pub const MAX_TIMELINE: usize = 1_000;
 
-/// Most alerts one incident holds; later alerts still count but are not listed.
-pub const MAX_ALERTS: usize = 2_000;
+/// Most alerts one incident holds; later alerts still count (`alerts_dropped`) but are not
+/// listed — their own records stay in the alert store.
+pub const MAX_ALERTS: usize = 250;
 
 /// Longest span any clock or window is taken to be (about 290 years): chrono refuses larger
 /// spans, and no SLA or grouping window needs more.

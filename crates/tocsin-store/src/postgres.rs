@@ -84,10 +84,14 @@ const UPSERT_INCIDENT: &str = "INSERT INTO incidents \
     assigned_team = excluded.assigned_team, assigned_person = excluded.assigned_person, \
     doc = excluded.doc \
     WHERE incidents.tenant = excluded.tenant AND incidents.revision = excluded.revision - 1";
-const CLEAR_INCIDENT_ALERTS: &str = "DELETE FROM incident_alerts WHERE incident_id = $1";
-const MAP_INCIDENT_ALERT: &str = "INSERT INTO incident_alerts (tenant, alert_id, incident_id) \
-    VALUES ($1, $2, $3) \
-    ON CONFLICT (tenant, alert_id) DO UPDATE SET incident_id = excluded.incident_id";
+/// Unmaps the alerts an incident no longer lists.
+const CLEAR_INCIDENT_ALERTS: &str = "DELETE FROM incident_alerts WHERE incident_id = $1 \
+    AND NOT (alert_id = ANY($2))";
+/// Maps every listed alert to the incident in one statement; rows already right are untouched.
+const MAP_INCIDENT_ALERTS: &str = "INSERT INTO incident_alerts (tenant, alert_id, incident_id) \
+    SELECT $1, a, $2 FROM unnest($3::text[]) AS a \
+    ON CONFLICT (tenant, alert_id) DO UPDATE SET incident_id = excluded.incident_id \
+    WHERE incident_alerts.incident_id <> excluded.incident_id";
 const GET_INCIDENT: &str =
     "SELECT id, doc::text AS doc FROM incidents WHERE tenant = $1 AND id = $2";
 const FIND_OPEN_INCIDENT: &str = "SELECT id, doc::text AS doc FROM incidents \
@@ -511,20 +515,20 @@ impl Store for PostgresStore {
             }
             sqlx::query(CLEAR_INCIDENT_ALERTS)
                 .bind(r.id.as_str())
+                .bind(&r.alerts)
                 .execute(&mut *tx)
                 .await?;
         }
         // Mapping after every clear, so that an alert moved between two incidents of the same
-        // batch ends up with the one that lists it.
+        // batch ends up with the one that lists it. One statement per incident: a busy incident
+        // is rewritten at every alert, and a round trip per alert would hold the pool for long.
         for r in &rows {
-            for alert in &r.alerts {
-                sqlx::query(MAP_INCIDENT_ALERT)
-                    .bind(r.tenant.as_str())
-                    .bind(alert.as_str())
-                    .bind(r.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(MAP_INCIDENT_ALERTS)
+                .bind(r.tenant.as_str())
+                .bind(r.id.as_str())
+                .bind(&r.alerts)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

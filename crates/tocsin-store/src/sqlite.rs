@@ -77,10 +77,14 @@ const UPSERT_INCIDENT: &str = "INSERT INTO incidents \
     assigned_team = excluded.assigned_team, assigned_person = excluded.assigned_person, \
     doc = excluded.doc \
     WHERE incidents.tenant = excluded.tenant AND incidents.revision = excluded.revision - 1";
-const CLEAR_INCIDENT_ALERTS: &str = "DELETE FROM incident_alerts WHERE incident_id = ?";
-const MAP_INCIDENT_ALERT: &str = "INSERT INTO incident_alerts (tenant, alert_id, incident_id) \
-    VALUES (?, ?, ?) \
-    ON CONFLICT (tenant, alert_id) DO UPDATE SET incident_id = excluded.incident_id";
+/// Unmaps the alerts an incident no longer lists (the JSON array of those it does).
+const CLEAR_INCIDENT_ALERTS: &str = "DELETE FROM incident_alerts WHERE incident_id = ? \
+    AND alert_id NOT IN (SELECT value FROM json_each(?))";
+/// Maps every listed alert to the incident in one statement; rows already right are untouched.
+const MAP_INCIDENT_ALERTS: &str = "INSERT INTO incident_alerts (tenant, alert_id, incident_id) \
+    SELECT ?, value, ? FROM json_each(?) WHERE true \
+    ON CONFLICT (tenant, alert_id) DO UPDATE SET incident_id = excluded.incident_id \
+    WHERE incident_alerts.incident_id <> excluded.incident_id";
 const GET_INCIDENT: &str = "SELECT id, doc FROM incidents WHERE tenant = ? AND id = ?";
 const FIND_OPEN_INCIDENT: &str = "SELECT id, doc FROM incidents \
     WHERE tenant = ? AND group_key = ? AND last_alert_us >= ? \
@@ -471,20 +475,20 @@ impl Store for SqliteStore {
             }
             sqlx::query(CLEAR_INCIDENT_ALERTS)
                 .bind(r.id.as_str())
+                .bind(alert_ids_json(&r.alerts))
                 .execute(&mut *tx)
                 .await?;
         }
         // Mapping after every clear, so that an alert moved between two incidents of the same
-        // batch ends up with the one that lists it.
+        // batch ends up with the one that lists it. One statement per incident: a busy incident
+        // is rewritten at every alert, and a round trip per alert would hold the writer for long.
         for r in &rows {
-            for alert in &r.alerts {
-                sqlx::query(MAP_INCIDENT_ALERT)
-                    .bind(r.tenant.as_str())
-                    .bind(alert.as_str())
-                    .bind(r.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(MAP_INCIDENT_ALERTS)
+                .bind(r.tenant.as_str())
+                .bind(r.id.as_str())
+                .bind(alert_ids_json(&r.alerts))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -703,3 +707,8 @@ crate::users::user_methods!(
     reader,
     writer
 );
+
+/// Alert ids as a JSON array, for `json_each`.
+fn alert_ids_json(ids: &[String]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
+}
