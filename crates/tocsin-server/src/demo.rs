@@ -798,10 +798,10 @@ mod tests {
             files: demo_org_files(now),
         })
         .unwrap();
-        let (_, travellers) = crate::public_targets(&org, now);
+        let (_, travellers) = crate::public::public_targets(&org, now);
         assert_eq!(travellers.len(), 1, "{travellers:?}");
         assert_eq!(travellers[0].id, "p-pshah");
-        let (_, later) = crate::public_targets(&org, now + chrono::Duration::days(5));
+        let (_, later) = crate::public::public_targets(&org, now + chrono::Duration::days(5));
         assert!(later.is_empty());
     }
 
@@ -898,7 +898,7 @@ mod tests {
             .clone()
             .expect("the demo enables public signals");
         let start: DateTime<Utc> = "2026-05-04T02:00:00Z".parse().unwrap();
-        let (sites, travellers) = crate::public_targets(&demo_org().unwrap(), start);
+        let (sites, travellers) = crate::public::public_targets(&demo_org().unwrap(), start);
         public.sites = sites;
         public.travellers = travellers;
         let mut det = tocsin_public::PublicSignalDetector::new(public).unwrap();

@@ -30,7 +30,7 @@ impl OrgPublicDetector {
         now: DateTime<Utc>,
     ) -> Result<Self, tocsin_public::detector::DetectorError> {
         let mut cfg = base.clone();
-        let (sites, travellers) = crate::public_targets(&org.current(), now);
+        let (sites, travellers) = public_targets(&org.current(), now);
         cfg.sites.extend(sites);
         cfg.travellers.extend(travellers);
         Ok(Self {
@@ -52,7 +52,7 @@ impl OrgPublicDetector {
         if reloads == self.reloads && now - self.refreshed < REFRESH && now >= self.refreshed {
             return;
         }
-        let (sites, travellers) = crate::public_targets(&self.org.current(), now);
+        let (sites, travellers) = public_targets(&self.org.current(), now);
         let mut all_sites = self.base.sites.clone();
         all_sites.extend(sites);
         let mut all_travellers = self.base.travellers.clone();
@@ -79,6 +79,48 @@ impl Detector for OrgPublicDetector {
     fn stats(&self) -> DetectorStats {
         self.inner.stats()
     }
+}
+
+/// The organisation's sites (with their geofence radius) and the people travelling right now,
+/// as the public-signal detector measures distances to them.
+pub fn public_targets(
+    org: &tocsin_org::Org,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (
+    Vec<tocsin_public::SiteRef>,
+    Vec<tocsin_public::TravellerRef>,
+) {
+    let sites = org
+        .sites
+        .iter()
+        .map(|s| tocsin_public::SiteRef {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            lat: s.location.lat,
+            lon: s.location.lon,
+            radius_m: s
+                .geofence
+                .as_ref()
+                .and_then(|g| g.radius_m)
+                .unwrap_or(500.0),
+        })
+        .collect();
+    let travellers = org
+        .people
+        .iter()
+        .flat_map(|p| {
+            p.travel
+                .iter()
+                .filter(move |t| t.from <= now && now <= t.until)
+                .map(move |t| tocsin_public::TravellerRef {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    lat: t.location.lat,
+                    lon: t.location.lon,
+                })
+        })
+        .collect();
+    (sites, travellers)
 }
 
 #[cfg(test)]
